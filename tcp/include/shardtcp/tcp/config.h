@@ -1,0 +1,45 @@
+// Engine tunables. Plain struct: config/ fills it from the config file and
+// validates it; tests construct it directly.
+#pragma once
+
+#include <cstdint>
+
+#include "shardtcp/tcp/types.h"
+
+namespace shardtcp::tcp {
+
+enum class CongestionControl : std::uint8_t { kCubic, kNewReno };
+
+struct TcpConfig {
+  TimeUs msl = 30 * kUsPerSec;                  // TIME-WAIT lasts 2*MSL
+  TimeUs fin_wait2_timeout = 60 * kUsPerSec;    // orphaned FIN-WAIT-2 release
+  TimeUs rto_initial = 1 * kUsPerSec;           // RFC 6298 (2.1)
+  TimeUs rto_min = 200 * kUsPerMs;              // RFC 6298 (2.4) allows < 1 s
+  TimeUs rto_max = 60 * kUsPerSec;              // RFC 6298 (2.5)
+  TimeUs delayed_ack = 40 * kUsPerMs;           // RFC 1122 / 9293: < 500 ms
+  TimeUs syn_rcvd_timeout = 0;                  // 0 = governed by syn_retries
+  std::uint32_t syn_retries = 5;                // SYN / SYN-ACK retransmissions
+  std::uint32_t max_retries = 15;               // data retransmissions before giving up
+  std::uint16_t mss = 1460;                     // our MSS (from MTU 1500)
+  std::uint32_t rcv_buf = 256 * 1024;           // receive window we offer (bytes)
+  std::uint32_t snd_buf = 256 * 1024;           // per-connection send buffer limit
+  std::uint32_t max_connections = 1u << 20;     // per core; SYN beyond is dropped
+  std::uint32_t time_wait_capacity = 1u << 20;  // per core; oldest recycled beyond
+  std::uint32_t syn_backlog = 4096;             // half-open per listener
+  std::uint32_t accept_backlog = 4096;          // reserved for queued-accept APIs
+  bool syn_cookies = true;                      // RFC 4987 when SYN queue is full
+  bool window_scaling = true;                   // RFC 7323
+  bool timestamps = true;                       // RFC 7323
+  bool sack = true;                             // RFC 2018
+  bool nagle = false;                           // default per connection
+  bool keepalive = false;                       // default per connection
+  TimeUs keepalive_idle = 7200 * kUsPerSec;     // RFC 1122 §4.2.3.6
+  TimeUs keepalive_interval = 75 * kUsPerSec;
+  std::uint32_t keepalive_probes = 9;
+  std::uint32_t challenge_ack_limit = 1000;     // per second per core, RFC 5961 §7
+  CongestionControl congestion_control = CongestionControl::kCubic;
+  std::uint32_t initial_window_segments = 10;   // RFC 6928
+  std::uint64_t isn_secret[2] = {0, 0};         // RFC 6528 key; 0,0 = random at start
+};
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,133 @@
+// Per-core engine counters. Written only by the owning core, read by the
+// metrics exporter thread at scrape time.
+//
+// Rationale: a plain `uint64_t++` read from another thread is a data race in
+// C++. Counter uses a relaxed atomic load + relaxed store (never a locked
+// read-modify-write): on x86-64 and arm64 this compiles to the same plain
+// load/add/store as an ordinary integer, and the reader sees a torn-free value.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "shardtcp/tcp/state.h"
+
+namespace shardtcp::tcp {
+
+class Counter {
+ public:
+  void inc() { add(1); }
+  void add(std::uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+  void set(std::uint64_t n) { v_.store(n, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+class Gauge {
+ public:
+  void inc() { v_.store(v_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void dec() { v_.store(v_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+  void set(std::int64_t n) { v_.store(n, std::memory_order_relaxed); }
+  std::int64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> v_{0};
+};
+
+// Every place a segment is dropped names one of these; each is also the
+// value of the `reason` label of shardtcp_tcp_drops_total.
+enum class DropReason : std::uint8_t {
+  kBadChecksum,
+  kTooShort,
+  kBadDataOffset,
+  kBadOption,
+  kNoListenerRst,     // no socket; answered with RST (counted, not silent)
+  kRstNoConnection,   // RST for nothing: dropped per RFC 9293 §3.10.7.1
+  kUnacceptable,      // sequence check failed (an ACK was sent)
+  kAckOutOfWindow,    // RFC 5961 §5 / RFC 9293 ACK check
+  kPawsRejected,      // RFC 7323 §5 PAWS
+  kListenOverflow,    // SYN queue full and no cookies
+  kConnLimit,         // per-core connection limit reached
+  kSynCookieInvalid,  // ACK that is neither a connection nor a valid cookie
+  kNoMemory,          // buffer pool exhausted
+  kTimeWait,          // absorbed by TIME-WAIT processing
+  kBadSynFlags,       // SYN+FIN, SYN+RST and other nonsense
+  kInvalidState,      // a segment with no meaning in the current state
+  kCount,
+};
+inline constexpr int kNumDropReasons = static_cast<int>(DropReason::kCount);
+
+constexpr std::string_view to_string(DropReason r) {
+  switch (r) {
+    case DropReason::kBadChecksum: return "bad_checksum";
+    case DropReason::kTooShort: return "too_short";
+    case DropReason::kBadDataOffset: return "bad_data_offset";
+    case DropReason::kBadOption: return "bad_option";
+    case DropReason::kNoListenerRst: return "no_listener";
+    case DropReason::kRstNoConnection: return "rst_no_connection";
+    case DropReason::kUnacceptable: return "unacceptable_seq";
+    case DropReason::kAckOutOfWindow: return "ack_out_of_window";
+    case DropReason::kPawsRejected: return "paws";
+    case DropReason::kListenOverflow: return "listen_overflow";
+    case DropReason::kConnLimit: return "conn_limit";
+    case DropReason::kSynCookieInvalid: return "syncookie_invalid";
+    case DropReason::kNoMemory: return "no_memory";
+    case DropReason::kTimeWait: return "time_wait";
+    case DropReason::kBadSynFlags: return "bad_flags";
+    case DropReason::kInvalidState: return "invalid_state";
+    case DropReason::kCount: break;
+  }
+  return "?";
+}
+
+// Mirrors /proc/net/snmp Tcp: and netstat -s TcpExt: where a name exists.
+struct TcpCounters {
+  Counter active_opens;          // ActiveOpens: CLOSED -> SYN-SENT
+  Counter passive_opens;         // PassiveOpens: LISTEN -> SYN-RECEIVED
+  Counter attempt_fails;         // AttemptFails
+  Counter estab_resets;          // EstabResets
+  Counter in_segs;               // InSegs
+  Counter out_segs;              // OutSegs
+  Counter retrans_segs;          // RetransSegs
+  Counter in_errs;               // InErrs (bad checksum, malformed)
+  Counter in_rsts;               // RSTs received and acted on
+  Counter out_rsts;              // OutRsts
+  Counter ooo_segs;              // TCPOFOQueue
+  Counter challenge_acks;        // TCPChallengeACK
+  Counter challenge_acks_suppressed;  // over the RFC 5961 §7 rate limit
+  Counter syncookies_sent;       // SyncookiesSent
+  Counter syncookies_validated;  // SyncookiesRecv
+  Counter syncookies_failed;     // SyncookiesFailed
+  Counter listen_overflows;      // ListenOverflows
+  Counter listen_drops;          // ListenDrops
+  Counter fin_wait2_timeouts;    // connections released by the FIN-WAIT-2 timer
+  Counter time_wait_reopens;     // RFC 6191 reuse of a TIME-WAIT 4-tuple
+  Counter time_wait_recycled;    // oldest TIME-WAIT evicted at capacity
+  Counter time_wait_expired;     // TIME-WAIT entries that ran their 2*MSL
+  Counter timeouts;              // connections given up after max retries
+  Counter fast_retransmits;      // TCPFastRetrans
+  Counter rto_expirations;       // RTO timer firings
+  Counter delayed_acks;          // ACKs sent by the delayed-ACK timer
+  Counter keepalive_probes;
+  Counter zero_window_probes;
+  Counter conn_limit_drops;
+  std::array<Counter, kNumDropReasons> drops;
+
+  // Exact number of connections per state, moved only by the one set_state().
+  // LISTEN counts listeners; TIME-WAIT counts compact TIME-WAIT entries.
+  std::array<Gauge, kNumStates> state;
+  Gauge time_wait_capacity;
+  // Entry time (TimeUs) of the oldest connection now in CLOSE-WAIT, 0 if none.
+  Gauge oldest_close_wait_since;
+
+  void drop(DropReason r) { drops[static_cast<int>(r)].inc(); }
+  Gauge& in(State s) { return state[state_index(s)]; }
+};
+
+}  // namespace shardtcp::tcp

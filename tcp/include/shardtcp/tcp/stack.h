@@ -1,0 +1,133 @@
+// The public API of the TCP engine: one Stack per core, Connections, and the
+// application callback contract.
+//
+// CALLBACK CONTRACT (read this before writing an application)
+// * Threading: a Stack and all its Connections belong to one core. Every
+//   callback runs on that core, from inside Stack::input() or Stack::poll()
+//   (or from a Connection method the application called). Never call into a
+//   Stack from another thread.
+// * What may be called from inside a callback: any Connection method of any
+//   connection of the same Stack (send, shutdown, close, abort, set_user...)
+//   and Stack::listen/connect. Not Stack::input/poll (no re-entry).
+// * Ownership of received bytes: on_data's ByteView points into the packet
+//   buffer (zero copy). It is valid only until on_data returns; copy what you
+//   need to keep. All delivered bytes count as consumed.
+// * Ownership of sent bytes: send() copies the bytes into the connection's
+//   send buffer and returns how many it took (<= len; 0 when the buffer is
+//   full). When space frees up, on_writable is called.
+// * Lifetime: a Connection* is valid from on_accept (passive) or connect()
+//   (active) until on_closed returns. on_closed is called exactly once per
+//   connection handed to the application, whatever the reason (including
+//   abort(), from inside the abort() call). After that the pointer is dead.
+//   TCB memory is reclaimed at the start of the next input()/poll() call, so a
+//   pointer used later inside the same callback is still safe to compare.
+// * on_closed is called when the application's part is over: on entering
+//   TIME-WAIT (the compact TIME-WAIT entry no longer has a Connection) or
+//   CLOSED, on RST, on timeout, on abort.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "shardtcp/tcp/config.h"
+#include "shardtcp/tcp/counters.h"
+#include "shardtcp/tcp/segment.h"
+#include "shardtcp/tcp/state.h"
+#include "shardtcp/tcp/types.h"
+
+namespace shardtcp::tcp {
+
+class Connection;
+class StackImpl;
+
+enum class CloseReason : std::uint8_t {
+  kNormal,           // both FINs exchanged (TIME-WAIT entered or LAST-ACK acked)
+  kReset,            // the peer sent an acceptable RST
+  kAborted,          // the application called abort()
+  kTimeout,          // retransmissions (or SYN retries / keepalive) exhausted
+  kRefused,          // active open answered with RST
+  kFinWait2Timeout,  // peer never sent its FIN
+};
+const char* to_string(CloseReason r);
+
+struct Handlers {
+  // Passive open completed (ESTABLISHED). `listener_user` is listen()'s user.
+  void (*on_accept)(Connection& c, void* listener_user) = nullptr;
+  // Active open completed (ESTABLISHED).
+  void (*on_connected)(Connection& c) = nullptr;
+  // In-order bytes arrived (zero-copy view, see contract above).
+  void (*on_data)(Connection& c, ByteView data) = nullptr;
+  // Send buffer space became available after send() returned short.
+  void (*on_writable)(Connection& c) = nullptr;
+  // Peer sent FIN (no more data will arrive): CLOSE-WAIT or later.
+  void (*on_peer_closed)(Connection& c) = nullptr;
+  // The connection is over for the application; last callback.
+  void (*on_closed)(Connection& c, CloseReason reason) = nullptr;
+};
+
+struct ListenOptions {
+  std::uint32_t syn_backlog = 0;  // 0 = TcpConfig::syn_backlog
+  bool keepalive = false;
+  bool nagle = false;
+};
+
+class Connection {
+ public:
+  // Queues up to `len` bytes; returns how many were taken.
+  std::size_t send(const void* data, std::size_t len);
+  std::size_t send_space() const;
+  // Half-close: FIN after everything queued is sent; receiving continues.
+  void shutdown();
+  // Full close: FIN after queued data. Data arriving afterwards is answered
+  // with RST (RFC 9293 §3.10.4, as Linux does for orphaned sockets).
+  void close();
+  // Sends RST, frees at once; on_closed(kAborted) runs inside this call.
+  void abort();
+  void set_nodelay(bool on);  // Nagle off when true
+  void set_keepalive(bool on);
+
+  void set_user(void* u);
+  void* user() const;
+  const FourTuple& tuple() const;
+  State state() const;
+
+ protected:
+  Connection() = default;
+  ~Connection() = default;
+};
+
+class Stack {
+ public:
+  Stack(const TcpConfig& cfg, TcpCounters& counters, unsigned core_id = 0, TimeUs now = 0);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // Passive open on local_ip:port (local_ip 0 = any). False if already bound.
+  bool listen(std::uint16_t port, const Handlers& h, void* user, Ipv4 local_ip = 0,
+              const ListenOptions& opts = {});
+  // Active open; nullptr if the tuple is in use or limits are hit.
+  Connection* connect(const FourTuple& t, const Handlers& h, void* user, TimeUs now);
+
+  // One validated incoming segment (checksum already verified by the caller).
+  void input(const Segment& seg, TimeUs now);
+  // Run timers due at `now`.
+  void poll(TimeUs now);
+
+  // Segments produced since the last clear_output(). Payload is read through
+  // copy_payload() and stays valid until the next input()/poll()/API call.
+  const std::vector<OutSegment>& output() const;
+  void clear_output();
+
+  std::size_t connection_count() const;  // TCBs (not TIME-WAIT entries)
+  std::size_t time_wait_count() const;
+  const TcpConfig& config() const;
+  TcpCounters& counters();
+
+ private:
+  std::unique_ptr<StackImpl> impl_;
+};
+
+}  // namespace shardtcp::tcp
