@@ -6,6 +6,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "shardtcp/tcp/config.h"
@@ -15,9 +17,9 @@ namespace shardtcp::config {
 struct EalConfig {
   std::vector<std::string> args;  // extra EAL args, e.g. "--no-huge", "-m", "512"
   std::vector<std::string> vdevs; // e.g. "net_af_packet0,iface=veth0", "net_tap0"
-  std::string lcores;             // EAL -l list, e.g. "0" or "0-1"
+  std::string lcores = "0";       // EAL -l list, e.g. "0", "0-1", "0,2"
   bool no_huge = false;           // force --no-huge
-  std::string file_prefix = "shardtcp";  // --file-prefix (several processes on one host)
+  std::string file_prefix = "shardtcp";  // --file-prefix ("" = not passed)
 };
 
 struct PortConfig {
@@ -65,13 +67,57 @@ struct Config {
 };
 
 // Thrown by load(): what() is one line naming the key and the reason,
-// e.g. "tcp.msl_ms: must be between 1 and 600000 (got 0)".
+// e.g. "tcp.msl_ms: must be between 1 and 600000 (got 0)". A TOML syntax error
+// reads "FILE:LINE:COL: description". `where` is "FILE:LINE:COL" of the
+// offending value when known (empty otherwise) for callers that want it; it is
+// never part of what().
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
+  ConfigError(const std::string& msg, std::string location)
+      : std::runtime_error(msg), where(std::move(location)) {}
+  std::string where;
 };
 
 // Parse + validate. Throws ConfigError.
 Config load_file(const std::string& path);
 Config load_string(const std::string& toml_text, const std::string& source_name = "<string>");
+
+// Applies one `--set KEY=VALUE` override ("tcp.msl_ms", "port.mtu" = first
+// port, "port[1].mtu") and revalidates the whole config. VALUE is TOML
+// (`1000`, `true`, `["net_tap0"]`); a bare word is taken as a string, and a
+// single value is accepted where a list is expected. Throws ConfigError with
+// the same one-line messages as load_*(); `cfg` is unchanged on error.
+void apply_override(Config& cfg, const std::string& key, const std::string& value);
+// Splits "KEY=VALUE" and calls apply_override(). Throws ConfigError.
+void apply_override(Config& cfg, const std::string& key_equals_value);
+
+// Cross-field and structural checks (run by load_*() and apply_override();
+// call it after changing a Config in code). Also recomputes lcores_count.
+void validate(Config& cfg);
+
+// Short human summary (a few lines) printed at start-up.
+std::string describe(const Config& cfg);
+
+// The whole config as TOML, every key (round-trips through load_string()).
+std::string to_toml(const Config& cfg);
+
+// Every key as "section.key" ("port.mtu" for port keys), in file order.
+std::vector<std::string> known_keys();
+
+// EAL argv built from [eal] (argv[0] first): -l, --file-prefix, --vdev...,
+// --no-huge, then eal.args verbatim. The dataplane may append more.
+std::vector<std::string> eal_arguments(const Config& cfg, const std::string& argv0);
+
+// Helpers shared with the dataplane and apps (host byte order).
+std::optional<std::uint32_t> parse_ipv4(std::string_view text);
+std::string ipv4_to_string(std::uint32_t addr);
+// "0-1,4" -> {0,1,4}; nullopt on bad syntax. Sorted, unique.
+std::optional<std::vector<unsigned>> parse_lcores(std::string_view text);
+struct HostPort {
+  std::string host;  // "127.0.0.1", "localhost", "::1" (brackets removed)
+  std::uint16_t port = 0;
+};
+// "127.0.0.1:9100", "[::1]:9100"; nullopt on bad syntax.
+std::optional<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace shardtcp::config

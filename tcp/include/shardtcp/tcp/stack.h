@@ -126,6 +126,9 @@ class Stack {
   const TcpConfig& config() const;
   TcpCounters& counters();
 
+  // Engine internals (tcp/src/stack_impl.h) for white-box unit tests only.
+  StackImpl& impl_for_testing() { return *impl_; }
+
  private:
   std::unique_ptr<StackImpl> impl_;
 };

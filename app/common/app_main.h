@@ -1,0 +1,25 @@
+// Common main() for shardtcp apps: parses the command line, loads and
+// validates the config (errors: one line, exit 2), prints the start-up
+// banner, then calls `body` which normally returns dataplane::run(...).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "shardtcp/config/config.h"
+
+namespace shardtcp::app {
+
+struct AppSpec {
+  const char* name;            // "shardtcp-httpd"
+  const char* description;     // one line for --help
+  const char* default_config;  // relative path, e.g. "config/httpd.toml"
+};
+
+int app_main(int argc, char** argv, const AppSpec& spec,
+             const std::function<int(const config::Config&)>& body);
+
+// "80, 8080"
+std::string join_ports(const config::Config& cfg);
+
+}  // namespace shardtcp::app

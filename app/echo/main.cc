@@ -1,0 +1,32 @@
+// shardtcp-echo: echo server (RFC 862) on the shardtcp userspace TCP stack.
+//   shardtcp-echo --config config/echo.toml [--set app.listen_ports=[7]]
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "app_main.h"
+#include "echo_server.h"
+#include "shardtcp/dataplane/runtime.h"
+
+int main(int argc, char** argv) {
+  using namespace shardtcp;
+  const app::AppSpec spec{"shardtcp-echo", "Echo server on the shardtcp DPDK TCP stack",
+                          "config/echo.toml"};
+  return app::app_main(argc, argv, spec, [](const config::Config& cfg) {
+    // One server per core (index < kMaxCores), used only by its core.
+    std::vector<std::unique_ptr<app::EchoServer>> servers;
+    for (unsigned i = 0; i < dataplane::kMaxCores; ++i) {
+      servers.push_back(std::make_unique<app::EchoServer>());
+    }
+    dataplane::AppSetup setup;
+    setup.setup = [&](tcp::Stack& stack, unsigned core) {
+      for (std::uint16_t port : cfg.app.listen_ports) {
+        if (!stack.listen(port, app::EchoServer::handlers(), servers[core].get())) {
+          std::fprintf(stderr, "shardtcp-echo: core %u: cannot listen on port %u\n", core, port);
+        }
+      }
+    };
+    setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
+    return dataplane::run(cfg, setup);
+  });
+}

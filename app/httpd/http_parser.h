@@ -1,0 +1,31 @@
+// A minimal HTTP/1.x request-head parser (RFC 9112): request line + header
+// fields, enough for GET/HEAD with keep-alive. Pure function over a buffer:
+// the caller feeds whatever bytes it has; kIncomplete means "need more".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace shardtcp::app {
+
+struct HttpRequest {
+  std::string_view method;
+  std::string_view target;  // path, query stripped
+  int version_minor = 1;    // HTTP/1.<minor>
+  bool keep_alive = true;   // after the version default and Connection tokens
+  bool has_body = false;    // Content-Length > 0 or Transfer-Encoding present
+  std::size_t head_len = 0; // bytes consumed (request line + headers + CRLFCRLF)
+};
+
+enum class ParseResult : std::uint8_t { kOk, kIncomplete, kBad };
+
+inline constexpr std::size_t kMaxRequestHead = 8192;  // larger heads -> 400
+
+ParseResult parse_request(std::string_view buf, HttpRequest& out);
+
+// "/bytes/N" -> N (0..kMaxBytes); -1 when not numeric or too large.
+inline constexpr std::uint64_t kMaxBytes = 10'000'000;
+std::int64_t parse_bytes_path(std::string_view rest);
+
+}  // namespace shardtcp::app

@@ -1,0 +1,283 @@
+#include "http_server.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "http_parser.h"
+
+namespace shardtcp::app {
+
+namespace {
+
+constexpr std::size_t kMaxBuffered = 64 * 1024;  // unparsed request bytes per connection
+constexpr std::string_view kRootBody = "Hello from shardtcp\n";
+
+std::atomic<std::uint32_t> g_release_gen{0};
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+// Body bytes for /bytes/N: byte i is 'a' + i % 26. The pattern table is 64 KiB
+// plus one period so any offset can be sent as one contiguous slice.
+constexpr std::size_t kPeriod = 26;
+constexpr std::size_t kChunk = 64 * 1024;
+const std::array<char, kChunk + kPeriod>& pattern() {
+  static const auto table = [] {
+    std::array<char, kChunk + kPeriod> t{};
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<char>('a' + i % kPeriod);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+struct HttpConn {
+  tcp::Connection* conn = nullptr;
+  HttpServer* server = nullptr;
+  HttpConn* prev = nullptr;
+  HttpConn* next = nullptr;
+  std::string in;            // received, not yet parsed
+  std::string head;          // response head being sent
+  std::size_t head_off = 0;
+  std::uint64_t body_pos = 0;   // body bytes sent
+  std::uint64_t body_len = 0;   // body bytes of the response in progress
+  const char* small_body = nullptr;  // non-null: body is this text, not the pattern
+  bool responding = false;
+  bool close_after = false;  // close once the response in progress is sent
+  bool peer_closed = false;
+  bool closing = false;      // close()/abort() called: ignore further input
+  bool held = false;
+};
+
+namespace {
+
+void start_response(HttpConn& h, int status, std::string_view reason, std::uint64_t body_len,
+                    bool head_only, bool keep_alive, int version_minor) {
+  h.head.clear();
+  h.head += "HTTP/1.1 ";
+  h.head += std::to_string(status);
+  h.head += ' ';
+  h.head += reason;
+  h.head += "\r\nServer: shardtcp\r\nContent-Type: text/plain\r\nContent-Length: ";
+  h.head += std::to_string(body_len);
+  if (!keep_alive) {
+    h.head += "\r\nConnection: close";
+  } else if (version_minor == 0) {
+    h.head += "\r\nConnection: keep-alive";
+  }
+  h.head += "\r\n\r\n";
+  h.head_off = 0;
+  h.body_pos = 0;
+  h.body_len = head_only ? 0 : body_len;
+  h.small_body = nullptr;
+  h.responding = true;
+  h.close_after = !keep_alive;
+}
+
+void respond_text(HttpConn& h, int status, std::string_view reason, std::string_view body,
+                  bool head_only, bool keep_alive, int version_minor) {
+  start_response(h, status, reason, body.size(), head_only, keep_alive, version_minor);
+  h.small_body = body.data();
+}
+
+// Routes one parsed request to a response.
+void route(HttpConn& h, const HttpRequest& req) {
+  const bool is_head = req.method == "HEAD";
+  if (req.method != "GET" && !is_head) {
+    // A body we would have to skip (or a method we do not serve): answer and
+    // close rather than guess where the next request starts.
+    return respond_text(h, 501, "Not Implemented", "not implemented\n", false, false,
+                        req.version_minor);
+  }
+  if (req.has_body) {
+    return respond_text(h, 400, "Bad Request", "bad request\n", is_head, false,
+                        req.version_minor);
+  }
+  if (req.target == "/") {
+    return respond_text(h, 200, "OK", kRootBody, is_head, req.keep_alive, req.version_minor);
+  }
+  constexpr std::string_view kBytes = "/bytes/";
+  if (req.target.substr(0, kBytes.size()) == kBytes) {
+    const std::int64_t n = parse_bytes_path(req.target.substr(kBytes.size()));
+    if (n < 0) {
+      return respond_text(h, 400, "Bad Request", "N must be 0..10000000\n", is_head,
+                          req.keep_alive, req.version_minor);
+    }
+    return start_response(h, 200, "OK", static_cast<std::uint64_t>(n), is_head, req.keep_alive,
+                          req.version_minor);
+  }
+  respond_text(h, 404, "Not Found", "not found\n", is_head, req.keep_alive, req.version_minor);
+}
+
+// Sends as much of the response in progress as the send buffer takes.
+// Returns true when the response is complete.
+bool flush(HttpConn& h) {
+  tcp::Connection& c = *h.conn;
+  while (h.head_off < h.head.size()) {
+    const std::size_t n = c.send(h.head.data() + h.head_off, h.head.size() - h.head_off);
+    if (n == 0) return false;
+    h.head_off += n;
+  }
+  while (h.body_pos < h.body_len) {
+    const std::uint64_t left = h.body_len - h.body_pos;
+    std::size_t n;
+    if (h.small_body != nullptr) {
+      n = c.send(h.small_body + h.body_pos, static_cast<std::size_t>(left));
+    } else {
+      const std::size_t off = static_cast<std::size_t>(h.body_pos % kPeriod);
+      n = c.send(pattern().data() + off, static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk)));
+    }
+    if (n == 0) return false;  // backpressure: on_writable resumes
+    h.body_pos += n;
+  }
+  h.responding = false;
+  return true;
+}
+
+void close_conn(HttpConn& h) {
+  h.closing = true;
+  h.conn->close();  // FIN after queued data; on_closed frees h later
+}
+
+// Drives the connection: finish the response in progress, then parse and
+// answer buffered requests in order (pipelining), then close if due.
+void pump(HttpConn& h) {
+  for (;;) {
+    if (h.closing) return;
+    if (h.responding) {
+      if (!flush(h)) return;
+      if (h.close_after) return close_conn(h);
+    }
+    if (h.in.empty()) break;
+    HttpRequest req;
+    const ParseResult r = parse_request(h.in, req);
+    if (r == ParseResult::kIncomplete) break;
+    if (r == ParseResult::kBad) {
+      h.in.clear();
+      respond_text(h, 400, "Bad Request", "bad request\n", false, false, 1);
+      continue;
+    }
+    route(h, req);
+    h.in.erase(0, req.head_len);
+  }
+  // Peer EOF with nothing left to answer.
+  if (h.peer_closed && !h.responding) {
+    if (h.server->hold_close_wait()) return h.server->hold(&h);
+    close_conn(h);
+  }
+}
+
+void on_accept(tcp::Connection& c, void* listener_user) {
+  auto* server = static_cast<HttpServer*>(listener_user);
+  auto* h = new HttpConn;
+  h->conn = &c;
+  h->server = server;
+  c.set_user(h);
+  c.set_nodelay(true);
+  server->link(h);
+}
+
+void on_data(tcp::Connection& c, tcp::ByteView data) {
+  auto* h = static_cast<HttpConn*>(c.user());
+  if (h == nullptr || h->closing) return;
+  if (h->in.size() + data.size > kMaxBuffered) {
+    // A client pipelining far ahead of what we answer: give up on it.
+    h->closing = true;
+    c.abort();
+    return;
+  }
+  h->in.append(reinterpret_cast<const char*>(data.data), data.size);
+  pump(*h);
+}
+
+void on_writable(tcp::Connection& c) {
+  auto* h = static_cast<HttpConn*>(c.user());
+  if (h != nullptr) pump(*h);
+}
+
+void on_peer_closed(tcp::Connection& c) {
+  auto* h = static_cast<HttpConn*>(c.user());
+  if (h == nullptr) return;
+  h->peer_closed = true;
+  pump(*h);
+}
+
+void on_closed(tcp::Connection& c, tcp::CloseReason) {
+  auto* h = static_cast<HttpConn*>(c.user());
+  if (h == nullptr) return;
+  c.set_user(nullptr);
+  h->server->unlink(h);
+  delete h;
+}
+
+}  // namespace
+
+const tcp::Handlers& HttpServer::handlers() {
+  static const tcp::Handlers h = [] {
+    tcp::Handlers x;
+    x.on_accept = on_accept;
+    x.on_data = on_data;
+    x.on_writable = on_writable;
+    x.on_peer_closed = on_peer_closed;
+    x.on_closed = on_closed;
+    return x;
+  }();
+  return h;
+}
+
+HttpServer::~HttpServer() { teardown(); }
+
+void HttpServer::link(HttpConn* h) {
+  h->prev = nullptr;
+  h->next = all_;
+  if (all_ != nullptr) all_->prev = h;
+  all_ = h;
+}
+
+void HttpServer::unlink(HttpConn* h) {
+  if (h->held) --held_count_;
+  if (h->prev != nullptr) h->prev->next = h->next;
+  if (h->next != nullptr) h->next->prev = h->prev;
+  if (all_ == h) all_ = h->next;
+  h->prev = h->next = nullptr;
+}
+
+void HttpServer::hold(HttpConn* h) {
+  if (!h->held) {
+    h->held = true;
+    ++held_count_;
+  }
+}
+
+void HttpServer::request_release() { g_release_gen.fetch_add(1, std::memory_order_relaxed); }
+
+void HttpServer::housekeeping() {
+  const std::uint32_t gen = g_release_gen.load(std::memory_order_relaxed);
+  if (gen == release_seen_) return;
+  release_seen_ = gen;
+  // close() never frees synchronously (on_closed comes with the peer's ACK),
+  // but take `next` first anyway.
+  for (HttpConn* h = all_; h != nullptr;) {
+    HttpConn* next = h->next;
+    if (h->held && !h->closing) close_conn(*h);
+    h = next;
+  }
+}
+
+void HttpServer::teardown() {
+  // abort() runs on_closed inside the call, which unlinks and frees.
+  while (all_ != nullptr) {
+    HttpConn* h = all_;
+    h->closing = true;
+    h->conn->abort();
+    if (all_ == h) {  // engine did not call on_closed: free it ourselves
+      unlink(h);
+      delete h;
+    }
+  }
+}
+
+}  // namespace shardtcp::app

@@ -1,0 +1,52 @@
+// shardtcp-httpd: HTTP/1.1 server on the shardtcp userspace TCP stack.
+//   shardtcp-httpd --config config/httpd.toml [--set key=value ...]
+// Signals: SIGINT/SIGTERM stop cleanly (exit 0); SIGUSR1 closes connections
+// held in CLOSE-WAIT when app.hold_close_wait = true (see http_server.h).
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "app_main.h"
+#include "http_server.h"
+#include "shardtcp/dataplane/runtime.h"
+
+namespace {
+
+void on_sigusr1(int) { shardtcp::app::HttpServer::request_release(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace shardtcp;
+  const app::AppSpec spec{"shardtcp-httpd", "HTTP/1.1 server on the shardtcp DPDK TCP stack",
+                          "config/httpd.toml"};
+  return app::app_main(argc, argv, spec, [](const config::Config& cfg) {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigusr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, nullptr);
+
+    // One server per core (index < kMaxCores), created before launch, used
+    // only by its core.
+    std::vector<std::unique_ptr<app::HttpServer>> servers;
+    for (unsigned i = 0; i < dataplane::kMaxCores; ++i) {
+      servers.push_back(std::make_unique<app::HttpServer>(cfg.app.hold_close_wait));
+    }
+    dataplane::AppSetup setup;
+    setup.setup = [&](tcp::Stack& stack, unsigned core) {
+      for (std::uint16_t port : cfg.app.listen_ports) {
+        if (!stack.listen(port, app::HttpServer::handlers(), servers[core].get())) {
+          std::fprintf(stderr, "shardtcp-httpd: core %u: cannot listen on port %u\n", core, port);
+        }
+      }
+    };
+    setup.housekeeping = [&](tcp::Stack&, unsigned core) { servers[core]->housekeeping(); };
+    setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
+    if (cfg.app.hold_close_wait) {
+      std::printf("shardtcp-httpd: app.hold_close_wait = true: peer-closed connections stay in "
+                  "CLOSE-WAIT until SIGUSR1\n");
+    }
+    return dataplane::run(cfg, setup);
+  });
+}

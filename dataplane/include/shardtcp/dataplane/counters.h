@@ -1,0 +1,87 @@
+// Per-core dataplane counters (L2/L3 and the poll loop). Same rules as
+// tcp::TcpCounters: written by the owning lcore only (relaxed load+store, no
+// locked RMW), read by the metrics exporter thread at scrape time.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "shardtcp/tcp/counters.h"
+
+namespace shardtcp::dataplane {
+
+using tcp::Counter;
+using tcp::Gauge;
+
+// Drop sites below TCP (TCP drops are tcp::DropReason).
+enum class L3DropReason : std::uint8_t {
+  kNotIpv4OrArp,     // other ethertypes
+  kEthTooShort,
+  kArpMalformed,
+  kArpNotForUs,
+  kIpBadVersion,
+  kIpBadHeaderLen,
+  kIpBadTotalLen,    // total length vs frame
+  kIpBadChecksum,
+  kIpFragment,       // fragments are not reassembled
+  kIpNotForUs,
+  kIpBadProto,       // not TCP/ICMP
+  kIcmpMalformed,
+  kArpUnresolved,    // tx dropped: no ARP entry (queue full / resolution failed)
+  kTxFull,           // tx ring did not take the packet
+  kNoMbuf,           // mbuf pool exhausted
+  kSteerRingFull,    // software steering ring to the owner core was full
+  kIcmpUnsupported,  // ICMP other than echo request (not answered)
+  kNoRoute,          // tx: destination off-subnet and no gateway configured
+  kMultiSegment,     // rx: chained mbuf that could not be linearized
+  kCount,
+};
+inline constexpr int kNumL3DropReasons = static_cast<int>(L3DropReason::kCount);
+
+constexpr std::string_view to_string(L3DropReason r) {
+  switch (r) {
+    case L3DropReason::kNotIpv4OrArp: return "not_ipv4_or_arp";
+    case L3DropReason::kEthTooShort: return "eth_too_short";
+    case L3DropReason::kArpMalformed: return "arp_malformed";
+    case L3DropReason::kArpNotForUs: return "arp_not_for_us";
+    case L3DropReason::kIpBadVersion: return "ip_bad_version";
+    case L3DropReason::kIpBadHeaderLen: return "ip_bad_header_len";
+    case L3DropReason::kIpBadTotalLen: return "ip_bad_total_len";
+    case L3DropReason::kIpBadChecksum: return "ip_bad_checksum";
+    case L3DropReason::kIpFragment: return "ip_fragment";
+    case L3DropReason::kIpNotForUs: return "ip_not_for_us";
+    case L3DropReason::kIpBadProto: return "ip_bad_proto";
+    case L3DropReason::kIcmpMalformed: return "icmp_malformed";
+    case L3DropReason::kArpUnresolved: return "arp_unresolved";
+    case L3DropReason::kTxFull: return "tx_full";
+    case L3DropReason::kNoMbuf: return "no_mbuf";
+    case L3DropReason::kSteerRingFull: return "steer_ring_full";
+    case L3DropReason::kIcmpUnsupported: return "icmp_unsupported";
+    case L3DropReason::kNoRoute: return "no_route";
+    case L3DropReason::kMultiSegment: return "multi_segment";
+    case L3DropReason::kCount: break;
+  }
+  return "?";
+}
+
+struct DataplaneCounters {
+  Counter rx_packets, rx_bytes, tx_packets, tx_bytes;
+  Counter arp_requests_in, arp_replies_in, arp_requests_out, arp_replies_out;
+  Gauge arp_cache_entries;
+  Counter icmp_echo_requests, icmp_echo_replies;
+  Counter steered_out, steered_in;  // software steering between cores
+  Counter polls, busy_polls;        // loop iterations, iterations that did work
+  Counter busy_cycles, total_cycles;  // TSC cycles: busy ratio = busy/total
+  Counter rx_bursts;                  // non-empty rx bursts (packets per poll = rx/rx_bursts)
+  Counter arp_resolve_failures;       // next hops that never answered
+  // Published by the owning core about every 10 ms (Stack state is not
+  // readable from other threads): TCBs and compact TIME-WAIT entries.
+  Gauge connections, time_wait_entries;
+  Gauge mbufs_in_use;                 // this core's pool: in use (pool size - available)
+  std::array<Counter, kNumL3DropReasons> drops;
+
+  void drop(L3DropReason r) { drops[static_cast<int>(r)].inc(); }
+};
+
+}  // namespace shardtcp::dataplane

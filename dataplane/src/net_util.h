@@ -1,0 +1,24 @@
+// Small helpers shared by the dataplane sources (DPDK side only).
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+namespace shardtcp::dataplane {
+
+// rte_pktmbuf_mtod without the C-style cast.
+inline std::uint8_t* mbuf_data(rte_mbuf* m) {
+  return static_cast<std::uint8_t*>(m->buf_addr) + m->data_off;
+}
+
+// Symmetric Toeplitz key (0x6d5a repeated): hash(a->b) == hash(b->a), so both
+// directions of a flow land on the same queue / core. 52 bytes covers every
+// PMD's key size seen so far (40 for most, 52 for i40e/ice).
+inline constexpr std::uint8_t kSymmetricRssKeyLen = 52;
+extern const std::uint8_t kSymmetricRssKey[kSymmetricRssKeyLen];
+
+// Set at port start-up: the RETA size used by owner_core() (128 in software).
+void set_reta_size(std::uint32_t n);
+
+}  // namespace shardtcp::dataplane

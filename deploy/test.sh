@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The README's second command:  sudo bash deploy/test.sh   (.ci/run calls it)
+#
+#   1. bootstrap (packages, hugepages)
+#   2. Release build with DPDK and tests in build-test/, then ctest: unit,
+#      simulation, fuzz-corpus replay and integration tests (the real
+#      shardtcp-httpd in the lab against Linux clients, the conformance probe,
+#      and the same harness against Linux's own TCP as the reference)
+#   3. ASan+UBSan build without DPDK in build-asan/, then ctest again on the
+#      unit + simulation tests (skip with SHARDTCP_SKIP_SANITIZE=1)
+# and ends with one line "N passed, N failed" (both runs summed; a build that
+# fails counts as one failure). Exit status 0 only when nothing failed.
+#
+# Environment: SHARDTCP_SKIP_BOOTSTRAP=1, SHARDTCP_SKIP_SANITIZE=1,
+# SHARDTCP_JOBS (default 2), SHARDTCP_TEST_TIMEOUT (per test, default 600 s),
+# SHARDTCP_CTEST_ARGS (extra ctest arguments for both runs, e.g. "-R integration").
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${SHARDTCP_JOBS:-2}
+TIMEOUT=${SHARDTCP_TEST_TIMEOUT:-600}
+# shellcheck disable=SC2206
+EXTRA=(${SHARDTCP_CTEST_ARGS:-})
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "test: run as root: sudo bash deploy/test.sh (the lab needs network namespaces)" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+PASSED=0
+FAILED=0
+REPORT=()
+banner() { printf '\n===== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+
+# Whatever a killed run may have left: only our own lab namespaces.
+cleanup() {
+  bash "$ROOT/deploy/lab.sh" down >/dev/null 2>&1 || true
+  STCP_DP_NS=stcp-rdp STCP_PEER_NS=stcp-rpeer bash "$ROOT/deploy/lab.sh" down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# run_ctest NAME BUILD_DIR [ctest args...]: adds to PASSED/FAILED.
+run_ctest() {
+  local name=$1 dir=$2; shift 2
+  local out="$dir/ctest-summary.log"
+  banner "ctest: $name"
+  ctest --test-dir "$dir" --output-on-failure --timeout "$TIMEOUT" -j "$JOBS" "$@" "${EXTRA[@]}" 2>&1 |
+    tee "$out"
+  # "95% tests passed, 1 tests failed out of 20"; skipped tests (exit 77,
+  # "***Skipped") count as neither.
+  local line total failed skipped
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
+  if [[ -z $line ]]; then
+    if grep -q 'No tests were found' "$out"; then
+      REPORT+=("$name: no tests found")
+      FAILED=$((FAILED + 1))
+    else
+      REPORT+=("$name: ctest did not report a summary")
+      FAILED=$((FAILED + 1))
+    fi
+    return
+  fi
+  failed=$(echo "$line" | sed -E 's/.*, ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  total=$(echo "$line" | sed -E 's/.*, ([0-9]+) tests? failed out of ([0-9]+).*/\2/')
+  skipped=$(grep -cE '\*\*\*Skipped|Not Run.*Skipped' "$out" || true)
+  local passed=$((total - failed - skipped))
+  PASSED=$((PASSED + passed))
+  FAILED=$((FAILED + failed))
+  REPORT+=("$name: $passed passed, $failed failed, $skipped skipped")
+}
+
+# build NAME DIR cmake-args...: configure + build; on failure counts 1 failed.
+build() {
+  local name=$1 dir=$2; shift 2
+  banner "build: $name ($dir)"
+  if cmake -S "$ROOT" -B "$dir" -G Ninja "$@" && ninja -C "$dir" -j "$JOBS"; then
+    return 0
+  fi
+  REPORT+=("$name: BUILD FAILED")
+  FAILED=$((FAILED + 1))
+  return 1
+}
+
+START=$(date +%s)
+if [[ ${SHARDTCP_SKIP_BOOTSTRAP:-0} != 1 ]]; then
+  banner "bootstrap"
+  if ! bash deploy/bootstrap.sh; then
+    echo "test: bootstrap failed"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+fi
+
+# ---- Release build, all tests including integration ---------------------------
+if build release build-test -DCMAKE_BUILD_TYPE=Release -DSHARDTCP_WITH_DPDK=ON \
+  -DSHARDTCP_BUILD_TESTS=ON -DSHARDTCP_SANITIZE=OFF; then
+  run_ctest "release (unit, sim, integration)" build-test
+fi
+
+# ---- ASan + UBSan build, unit + simulation tests --------------------------------
+if [[ ${SHARDTCP_SKIP_SANITIZE:-0} != 1 ]]; then
+  if build "asan+ubsan" build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDTCP_WITH_DPDK=OFF \
+    -DSHARDTCP_BUILD_TESTS=ON -DSHARDTCP_SANITIZE=ON; then
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+      UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+      run_ctest "asan+ubsan (unit, sim)" build-asan -LE 'integration|bench'
+  fi
+fi
+
+banner "summary ($(( ($(date +%s) - START) / 60 )) min)"
+printf '  %s\n' "${REPORT[@]}"
+echo "$PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]

@@ -1,0 +1,350 @@
+// Segment arrival without a synchronized Tcb: CLOSED (§3.10.7.1), LISTEN
+// (§3.10.7.2), SYN-SENT (§3.10.7.3), and TIME-WAIT entries (RFC 1337,
+// RFC 6191). RFC 9293 §3.10.7.
+#include <algorithm>
+
+#include "stack_impl.h"
+
+namespace shardtcp::tcp {
+
+namespace {
+// Linux keeps checking cookies for two minutes after the SYN queue was last
+// full (TCP_SYNCOOKIE_VALID); outside that window an ACK to a listener is
+// simply answered with RST.
+constexpr TimeUs kCookieValidity = 120 * kUsPerSec;
+}  // namespace
+
+std::uint8_t StackImpl::our_wscale() const {
+  // RFC 7323 §2.3: the smallest shift that lets us offer the whole buffer.
+  std::uint8_t s = 0;
+  while (s < 14 && (std::uint64_t{65535} << s) < cfg_.rcv_buf) ++s;
+  return s;
+}
+
+void StackImpl::negotiate_options(Tcb& t, const TcpOptions& peer) {
+  // RFC 9293 §3.7.1: 536 when the peer sent no MSS option.
+  const std::uint16_t peer_mss = peer.has_mss && peer.mss != 0 ? peer.mss : 536;
+  t.mss = std::min(cfg_.mss, peer_mss);
+  // RFC 7323 §2.2: scaling only when both SYNs carry the option; §2.3 caps 14.
+  if (cfg_.window_scaling && peer.has_wscale) {
+    t.snd_wscale = std::min<std::uint8_t>(peer.wscale, 14);
+    t.rcv_wscale = our_wscale();
+    t.ws_ok = true;
+  } else {
+    t.snd_wscale = 0;
+    t.rcv_wscale = 0;
+    t.ws_ok = false;
+  }
+  t.sack_ok = cfg_.sack && peer.sack_permitted;  // RFC 2018 §2
+  t.ts_ok = cfg_.timestamps && peer.has_timestamps;  // RFC 7323 §3.2
+  if (t.ts_ok) {
+    t.ts_recent = peer.ts_val;
+    t.mss = static_cast<std::uint16_t>(t.mss - 12);  // TSopt in every segment
+  }
+  t.rcv_mss = t.mss;
+  t.ts_offset = ts_offset_of(t.tuple);
+}
+
+// RFC 9293 §3.10.7.1: no TCB. An RST is dropped; anything else gets a reset.
+void StackImpl::closed_input(const Segment& seg) {
+  if (seg.flags & kRst) {
+    ctr_.drop(DropReason::kRstNoConnection);  // never RST a RST
+    return;
+  }
+  reply_rst(seg);
+  ctr_.drop(DropReason::kNoListenerRst);
+}
+
+void StackImpl::listen_input(Listener& l, const Segment& seg) {
+  // §3.10.7.2 first: an incoming RST is ignored.
+  if (seg.flags & kRst) {
+    ctr_.drop(DropReason::kRstNoConnection);
+    return;
+  }
+  // §3.10.7.2 second: any ACK is bad in LISTEN -> <SEQ=SEG.ACK><CTL=RST>,
+  // unless it returns a valid SYN cookie (RFC 4987 §3.6).
+  if (seg.flags & kAck) {
+    if (!(seg.flags & kSyn) && cfg_.syn_cookies && l.last_overflow != kNever &&
+        now_ - l.last_overflow <= kCookieValidity) {
+      if (syn_cookie_ack(l, seg)) return;
+      ctr_.syncookies_failed.inc();
+      ctr_.drop(DropReason::kSynCookieInvalid);
+      reply_rst(seg);
+      return;
+    }
+    reply_rst(seg);
+    ctr_.drop(DropReason::kInvalidState);
+    return;
+  }
+  if (!(seg.flags & kSyn)) {
+    ctr_.drop(DropReason::kInvalidState);  // §3.10.7.2 fourth: drop
+    return;
+  }
+  if (seg.flags & kFin) {
+    ctr_.drop(DropReason::kBadSynFlags);  // SYN+FIN: Linux drops it, so do we
+    return;
+  }
+  if (flows_.size() >= cfg_.max_connections) {
+    ctr_.conn_limit_drops.inc();
+    ctr_.drop(DropReason::kConnLimit);
+    return;
+  }
+  if (l.syn_queued >= l.syn_backlog) {
+    l.last_overflow = now_;
+    ctr_.listen_overflows.inc();
+    if (cfg_.syn_cookies) {
+      send_cookie_syn_ack(seg);
+      return;
+    }
+    ctr_.listen_drops.inc();
+    ctr_.drop(DropReason::kListenOverflow);
+    return;
+  }
+  Tcb* t = alloc_tcb(seg.tuple);
+  if (t == nullptr) {
+    ctr_.drop(DropReason::kNoMemory);
+    return;
+  }
+  t->handlers = &l.handlers;
+  t->listener = &l;
+  ++l.syn_queued;
+  t->nagle = l.opts.nagle || cfg_.nagle;
+  t->keepalive = l.opts.keepalive || cfg_.keepalive;
+  // §3.10.7.2 third: RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS per RFC 6528.
+  t->irs = seg.seq;
+  t->rcv_nxt = seg.seq + 1;
+  t->iss = next_iss(seg.tuple);
+  t->snd_una = t->iss;
+  t->snd_nxt = t->iss;
+  t->snd_max = t->iss;
+  negotiate_options(*t, seg.opts);
+  // RFC 7323 §2.2: the window in a SYN is never scaled.
+  t->snd_wnd = seg.window;
+  t->max_snd_wnd = t->snd_wnd;
+  t->snd_wl1 = seg.seq;
+  t->snd_wl2 = t->iss;
+  t->cc.init(t->mss, cfg_.initial_window_segments);
+  ctr_.passive_opens.inc();
+  // LISTEN -> SYN-RECEIVED (RFC 9293 §3.10.7.2 third check, SYN): <SYN,ACK>.
+  set_state(t, State::kClosed, State::kSynReceived);
+  send_syn(*t);
+  start_rto(*t);
+  rearm(*t);
+}
+
+// RFC 9293 §3.10.7.3, SYN-SENT.
+void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
+  const bool has_ack = seg.flags & kAck;
+  // First: ACK must acknowledge our SYN (ISS < SEG.ACK <= SND.NXT).
+  if (has_ack && (seq_le(seg.ack, t.iss) || seq_gt(seg.ack, t.snd_max))) {
+    if (!(seg.flags & kRst)) reply_rst(seg);  // <SEQ=SEG.ACK><CTL=RST>
+    ctr_.drop(DropReason::kAckOutOfWindow);
+    return;
+  }
+  // Second: RST. Acceptable only with an acceptable ACK (RFC 5961 §3.2 allows
+  // this in SYN-SENT): SYN-SENT -> CLOSED, "connection refused".
+  if (seg.flags & kRst) {
+    if (!has_ack) {
+      ctr_.drop(DropReason::kRstNoConnection);
+      return;
+    }
+    ctr_.in_rsts.inc();
+    ctr_.attempt_fails.inc();
+    close_tcb(t, CloseReason::kRefused);
+    return;
+  }
+  // Fourth: SYN.
+  if (!(seg.flags & kSyn)) {
+    ctr_.drop(DropReason::kInvalidState);
+    return;
+  }
+  t.irs = seg.seq;
+  t.rcv_nxt = seg.seq + 1;
+  const std::uint8_t offered_wscale = t.rcv_wscale;
+  negotiate_options(t, seg.opts);
+  if (t.ws_ok) t.rcv_wscale = offered_wscale;  // what our SYN announced
+  if (has_ack) {
+    // Our SYN is acknowledged. SYN-SENT -> ESTABLISHED (§3.10.7.3 fourth).
+    if (t.ts_ok && seg.opts.ts_ecr != 0) {
+      rtt_from_ack(t, seg);
+    } else if (t.rtt_timing && t.retries == 0) {
+      t.rtt.sample(now_ - t.rtt_time);  // Karn: only a SYN never retransmitted
+    }
+    t.rtt_timing = false;
+    t.snd_una = seg.ack;
+    t.snd_nxt = seq_max(t.snd_nxt, t.snd_una);
+    t.snd_wnd = seg.window;  // RFC 7323 §2.2: not scaled in a SYN
+    t.max_snd_wnd = t.snd_wnd;
+    t.snd_wl1 = seg.seq;
+    t.snd_wl2 = seg.ack;
+    t.retries = 0;
+    t.rtt.reset_backoff();
+    t.rtx_at = kNever;
+    t.cc.init(t.mss, cfg_.initial_window_segments);
+    set_state(&t, State::kSynSent, State::kEstablished);
+    if (t.keepalive) t.idle_at = now_ + cfg_.keepalive_idle;
+    send_ack(t);
+    if (t.handlers->on_connected != nullptr) t.handlers->on_connected(t);
+    if (t.dead) return;
+    output(t);
+    return;
+  }
+  // Simultaneous open: SYN-SENT -> SYN-RECEIVED (§3.10.7.3 fourth), send
+  // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+  t.snd_wnd = seg.window;
+  t.max_snd_wnd = t.snd_wnd;
+  t.snd_wl1 = seg.seq;
+  set_state(&t, State::kSynSent, State::kSynReceived);
+  t.snd_nxt = t.iss;
+  send_syn(t);
+}
+
+// TIME-WAIT as a verdict over the compact entry (Linux
+// tcp_timewait_state_process). Returns true when a SYN may reopen the
+// 4-tuple (the entry is gone, the caller hands the SYN to the listener).
+bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg) {
+  auto ack = [&] {
+    OutSegment o;
+    o.tuple = e.tuple;
+    o.seq = e.snd_nxt;
+    o.ack = e.rcv_nxt;
+    o.flags = kAck;
+    o.window = e.window;
+    if (e.ts_ok) {
+      o.opts.has_timestamps = true;
+      o.opts.ts_val = ts_now_for(now_, e.ts_offset);
+      o.opts.ts_ecr = e.ts_recent;
+    }
+    out_.push_back(o);
+    ctr_.out_segs.inc();
+  };
+  // RFC 1337: an RST in TIME-WAIT is ignored (no assassination).
+  if (seg.flags & kRst) {
+    ctr_.drop(DropReason::kTimeWait);
+    return false;
+  }
+  // RFC 7323 §5.3 PAWS on the entry's TS.Recent.
+  const bool paws_fail = e.ts_ok && seg.opts.has_timestamps && seq_lt(seg.opts.ts_val, e.ts_recent);
+  if ((seg.flags & (kSyn | kAck)) == kSyn && !paws_fail) {
+    // RFC 6191 §2: reopen when the new SYN's timestamp is newer, or (without
+    // timestamps) its ISN is beyond the old RCV.NXT (RFC 9293 §3.6.1).
+    const bool ts_newer = e.ts_ok && seg.opts.has_timestamps && seq_gt(seg.opts.ts_val, e.ts_recent);
+    const bool isn_beyond = !(e.ts_ok && seg.opts.has_timestamps) && seq_gt(seg.seq, e.rcv_nxt);
+    if (ts_newer || isn_beyond) {
+      ctr_.time_wait_reopens.inc();
+      tw_.erase(e.tuple);
+      // TIME-WAIT -> CLOSED: the compact entry goes; LISTEN takes the SYN.
+      set_state(nullptr, State::kTimeWait, State::kClosed);
+      return true;
+    }
+    ack();
+    ctr_.drop(DropReason::kTimeWait);
+    return false;
+  }
+  if (paws_fail) {
+    ack();
+    ctr_.drop(DropReason::kPawsRejected);
+    return false;
+  }
+  if (seg.flags & kFin) {
+    // A retransmitted FIN: our last ACK was lost. Re-ACK and restart 2*MSL
+    // (RFC 9293 §3.10.7.4 eighth, TIME-WAIT).
+    ack();
+    tw_.restart(e, now_);
+    ctr_.drop(DropReason::kTimeWait);
+    return false;
+  }
+  if (seg.payload_len > 0 || seg.seq != e.rcv_nxt) {
+    ack();  // §3.10.7.4 first: unacceptable -> ACK
+  }
+  ctr_.drop(DropReason::kTimeWait);
+  return false;
+}
+
+// RFC 4987 §3.6: the SYN queue is full, so the SYN-ACK's ISN is a cookie and
+// nothing is stored. Without timestamps a cookie cannot carry window scale or
+// SACK, so those are not offered (as Linux does).
+void StackImpl::send_cookie_syn_ack(const Segment& seg) {
+  const std::uint16_t peer_mss = seg.opts.has_mss && seg.opts.mss != 0 ? seg.opts.mss : 536;
+  OutSegment& o = out_.emplace_back();
+  o.tuple = seg.tuple;
+  o.seq = cookies_.make(seg.tuple, seg.seq, peer_mss, now_);
+  o.ack = seg.seq + 1;
+  o.flags = static_cast<std::uint8_t>(kSyn | kAck);
+  o.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.rcv_buf, 65535));
+  o.opts.has_mss = true;
+  o.opts.mss = cfg_.mss;
+  if (cfg_.timestamps && seg.opts.has_timestamps) {
+    const bool ws = cfg_.window_scaling && seg.opts.has_wscale;
+    const bool sack = cfg_.sack && seg.opts.sack_permitted;
+    o.opts.has_wscale = ws;
+    o.opts.wscale = our_wscale();
+    o.opts.sack_permitted = sack;
+    o.opts.has_timestamps = true;
+    o.opts.ts_val = SynCookies::encode_ts(ts_now_for(now_, ts_offset_of(seg.tuple)), ws,
+                                          std::min<std::uint8_t>(seg.opts.wscale, 14), sack);
+    o.opts.ts_ecr = seg.opts.ts_val;
+  }
+  ctr_.out_segs.inc();
+  ctr_.syncookies_sent.inc();
+}
+
+// An ACK for a listener that may return one of our cookies. True when it did
+// (a Tcb now exists and has processed the segment).
+bool StackImpl::syn_cookie_ack(Listener& l, const Segment& seg) {
+  const auto info = cookies_.check(seg.tuple, seg.seq - 1, seg.ack - 1, now_);
+  if (!info) return false;
+  CookieInfo ci = *info;
+  const bool ts = cfg_.timestamps && seg.opts.has_timestamps;
+  if (ts && !SynCookies::decode_ts(seg.opts.ts_ecr, ci)) return false;
+  if (!ts) {
+    ci.has_wscale = false;
+    ci.sack_permitted = false;
+  }
+  ctr_.syncookies_validated.inc();
+  if (flows_.size() >= cfg_.max_connections) {
+    ctr_.conn_limit_drops.inc();
+    ctr_.drop(DropReason::kConnLimit);
+    return true;
+  }
+  Tcb* t = alloc_tcb(seg.tuple);
+  if (t == nullptr) {
+    ctr_.drop(DropReason::kNoMemory);
+    return true;
+  }
+  t->handlers = &l.handlers;
+  t->listener = &l;
+  ++l.syn_queued;
+  t->nagle = l.opts.nagle || cfg_.nagle;
+  t->keepalive = l.opts.keepalive || cfg_.keepalive;
+  // Rebuild what the SYN-ACK established: IRS = SEG.SEQ-1, ISS = SEG.ACK-1.
+  t->irs = seg.seq - 1;
+  t->rcv_nxt = seg.seq;
+  t->iss = seg.ack - 1;
+  t->snd_una = t->iss;
+  t->snd_nxt = seg.ack;
+  t->snd_max = seg.ack;
+  TcpOptions peer;
+  peer.has_mss = true;
+  peer.mss = ci.mss;
+  peer.has_wscale = ci.has_wscale;
+  peer.wscale = ci.wscale;
+  peer.sack_permitted = ci.sack_permitted;
+  peer.has_timestamps = ts;
+  peer.ts_val = seg.opts.ts_val;
+  negotiate_options(*t, peer);
+  t->rcv_adv = t->rcv_nxt + std::min<std::uint32_t>(cfg_.rcv_buf, 65535);
+  t->last_ack_sent = t->rcv_nxt;
+  t->snd_wl1 = seg.seq;
+  t->snd_wl2 = seg.ack;
+  t->cc.init(t->mss, cfg_.initial_window_segments);
+  ctr_.passive_opens.inc();
+  // LISTEN -> SYN-RECEIVED, rebuilt from the cookie (RFC 4987 §3.6); the
+  // segment itself then moves it to ESTABLISHED.
+  set_state(t, State::kClosed, State::kSynReceived);
+  tcb_input(*t, seg);
+  if (!t->dead) rearm(*t);
+  return true;
+}
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,282 @@
+// Out-of-order reassembly; see reassembly.h for the memory model.
+#include "reassembly.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace shardtcp::tcp {
+
+// ---- ReassemblyPool ---------------------------------------------------------
+
+ReassemblyPool::~ReassemblyPool() {
+  while (free_ != nullptr) {
+    FreePage* n = free_->next;
+    delete[] reinterpret_cast<std::uint8_t*>(free_);
+    free_ = n;
+  }
+}
+
+std::uint8_t* ReassemblyPool::get() {
+  if (in_use_ >= max_pages_) return nullptr;
+  std::uint8_t* p;
+  if (free_ != nullptr) {
+    p = reinterpret_cast<std::uint8_t*>(free_);
+    free_ = free_->next;
+    --cached_;
+  } else {
+    p = new (std::nothrow) std::uint8_t[kPageSize];
+    if (p == nullptr) return nullptr;
+  }
+  ++in_use_;
+  return p;
+}
+
+void ReassemblyPool::put(std::uint8_t* page) {
+  --in_use_;
+  if (cached_ >= max_cached_) {
+    delete[] page;
+    return;
+  }
+  // new[] of uint8_t is aligned for any fundamental type, so the intrusive
+  // free-list link fits at the start of the page.
+  auto* fp = new (page) FreePage{free_};
+  free_ = fp;
+  ++cached_;
+}
+
+// ---- ReassemblyQueue --------------------------------------------------------
+
+ReassemblyQueue::ReassemblyQueue(ReassemblyQueue&& o) noexcept
+    : pool_(o.pool_),
+      ranges_(std::move(o.ranges_)),
+      pages_(std::move(o.pages_)),
+      fin_(o.fin_),
+      bytes_(o.bytes_),
+      stamp_(o.stamp_) {
+  o.ranges_.clear();
+  o.pages_.clear();
+  o.fin_.reset();
+  o.bytes_ = 0;
+}
+
+ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
+  if (this != &o) {
+    release_all();
+    pool_ = o.pool_;
+    ranges_ = std::move(o.ranges_);
+    pages_ = std::move(o.pages_);
+    fin_ = o.fin_;
+    bytes_ = o.bytes_;
+    stamp_ = o.stamp_;
+    o.ranges_.clear();
+    o.pages_.clear();
+    o.fin_.reset();
+    o.bytes_ = 0;
+  }
+  return *this;
+}
+
+std::uint8_t* ReassemblyQueue::alloc_page() {
+  if (pool_ != nullptr) return pool_->get();
+  return new (std::nothrow) std::uint8_t[kPageSize];
+}
+
+void ReassemblyQueue::free_page(std::uint8_t* p) {
+  if (pool_ != nullptr) {
+    pool_->put(p);
+  } else {
+    delete[] p;
+  }
+}
+
+std::size_t ReassemblyQueue::page_lower_bound(std::uint32_t pseq) const {
+  // All pages lie within one receive window (< 2^31), so seq_lt is a strict
+  // weak order over them even across 2^32.
+  auto it = std::lower_bound(pages_.begin(), pages_.end(), pseq,
+                             [](const Page& p, std::uint32_t s) { return seq_lt(p.seq, s); });
+  return static_cast<std::size_t>(it - pages_.begin());
+}
+
+bool ReassemblyQueue::ensure_pages(std::uint32_t s, std::uint32_t e) {
+  const std::uint32_t last = page_of(e - 1);
+  std::size_t i = page_lower_bound(page_of(s));
+  for (std::uint32_t p = page_of(s);; p += kPageSize) {
+    if (i == pages_.size() || pages_[i].seq != p) {
+      std::uint8_t* d = alloc_page();
+      if (d == nullptr) return false;
+      pages_.insert(pages_.begin() + static_cast<std::ptrdiff_t>(i), Page{p, d});
+    }
+    ++i;
+    if (p == last) break;
+  }
+  return true;
+}
+
+void ReassemblyQueue::copy_in(std::uint32_t seq, const std::uint8_t* src, std::uint32_t n) {
+  std::size_t i = page_lower_bound(page_of(seq));
+  while (n > 0) {
+    const std::uint32_t off = seq - pages_[i].seq;
+    const std::uint32_t k = std::min(kPageSize - off, n);
+    std::memcpy(pages_[i].data + off, src, k);
+    src += k;
+    seq += k;
+    n -= k;
+    ++i;
+  }
+}
+
+// Frees every page that holds no byte of any range (after delivery, or to
+// roll back a failed insert).
+void ReassemblyQueue::free_pages_unused() {
+  if (ranges_.empty()) {
+    release_all();
+    return;
+  }
+  std::size_t out = 0;
+  std::size_t r = 0;
+  for (std::size_t i = 0; i < pages_.size(); ++i) {
+    const std::uint32_t ps = pages_[i].seq;
+    const std::uint32_t pe = ps + kPageSize;
+    // Skip ranges that end at or before this page.
+    while (r < ranges_.size() && seq_le(ranges_[r].right, ps)) ++r;
+    const bool used = r < ranges_.size() && seq_lt(ranges_[r].left, pe);
+    if (used) {
+      pages_[out++] = pages_[i];
+    } else {
+      free_page(pages_[i].data);
+    }
+  }
+  pages_.resize(out);
+}
+
+void ReassemblyQueue::release_all() {
+  for (const Page& p : pages_) free_page(p.data);
+  // Swap with empty vectors to give the capacity back: idle holds nothing.
+  std::vector<Page>().swap(pages_);
+  std::vector<Range>().swap(ranges_);
+  bytes_ = 0;
+}
+
+void ReassemblyQueue::trim_below(std::uint32_t rcv_nxt) {
+  std::size_t drop = 0;
+  while (drop < ranges_.size() && seq_le(ranges_[drop].right, rcv_nxt)) {
+    bytes_ -= ranges_[drop].right - ranges_[drop].left;
+    ++drop;
+  }
+  if (drop > 0) ranges_.erase(ranges_.begin(), ranges_.begin() + static_cast<std::ptrdiff_t>(drop));
+  if (!ranges_.empty() && seq_lt(ranges_.front().left, rcv_nxt)) {
+    bytes_ -= rcv_nxt - ranges_.front().left;
+    ranges_.front().left = rcv_nxt;
+  }
+  if (drop > 0 || ranges_.empty()) free_pages_unused();
+}
+
+bool ReassemblyQueue::insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
+                             std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit) {
+  if (len == 0 || rcv_wnd_limit == 0) return true;
+  std::uint32_t s = seq;
+  std::uint32_t e = seq + len;
+  const std::uint32_t wl = rcv_nxt;
+  const std::uint32_t wr = rcv_nxt + rcv_wnd_limit;
+  // Keep only [rcv_nxt, rcv_nxt + limit): RFC 9293 §3.10.7.4 trims segments
+  // to the window; bytes below RCV.NXT are duplicates.
+  if (seq_lt(s, wl)) {
+    if (seq_le(e, wl)) return true;
+    data += wl - s;
+    s = wl;
+  }
+  if (seq_gt(e, wr)) {
+    if (seq_le(wr, s)) return true;
+    e = wr;
+  }
+  if (s == e) return true;
+  // Forget bytes the caller already consumed in order.
+  trim_below(rcv_nxt);
+
+  // Ranges [i, j) overlap or touch [s, e) and merge with it.
+  std::size_t i = 0;
+  while (i < ranges_.size() && seq_lt(ranges_[i].right, s)) ++i;
+  std::size_t j = i;
+  while (j < ranges_.size() && seq_le(ranges_[j].left, e)) ++j;
+  const std::size_t after = ranges_.size() - (j - i) + 1;
+  if (after > static_cast<std::size_t>(kMaxRanges)) return false;
+
+  if (ranges_.capacity() == 0) {
+    // Once per reordering episode (the queue was empty), not per segment.
+    ranges_.reserve(8);
+    pages_.reserve(std::min<std::size_t>(rcv_wnd_limit / kPageSize + 2, 64));
+  }
+  if (!ensure_pages(s, e)) {
+    free_pages_unused();  // roll back pages allocated for this insert
+    return false;
+  }
+  // Copy only the gaps: bytes already held are never rewritten.
+  std::uint32_t cur = s;
+  for (std::size_t k = i; k < j; ++k) {
+    if (seq_lt(cur, ranges_[k].left)) {
+      const std::uint32_t stop = seq_min(ranges_[k].left, e);
+      copy_in(cur, data + (cur - s), stop - cur);
+      bytes_ += stop - cur;
+    }
+    cur = seq_max(cur, ranges_[k].right);
+  }
+  if (seq_lt(cur, e)) {
+    copy_in(cur, data + (cur - s), e - cur);
+    bytes_ += e - cur;
+  }
+
+  const Range merged{i < j ? seq_min(s, ranges_[i].left) : s,
+                     i < j ? seq_max(e, ranges_[j - 1].right) : e, ++stamp_};
+  if (i < j) {
+    ranges_[i] = merged;
+    ranges_.erase(ranges_.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                  ranges_.begin() + static_cast<std::ptrdiff_t>(j));
+  } else {
+    ranges_.insert(ranges_.begin() + static_cast<std::ptrdiff_t>(i), merged);
+  }
+  return true;
+}
+
+bool ReassemblyQueue::contains(std::uint32_t seq) const {
+  for (const Range& r : ranges_) {
+    if (seq_in(seq, r.left, r.right)) return true;
+  }
+  return false;
+}
+
+int ReassemblyQueue::sack_blocks(SackBlock* out, int max) const {
+  // Selection by descending stamp; at most kMaxRanges x max (64 x 4) steps.
+  int n = 0;
+  std::uint32_t prev = ~0u;  // stamps are unique; pick the next lower each time
+  bool first = true;
+  while (n < max) {
+    const Range* best = nullptr;
+    for (const Range& r : ranges_) {
+      const bool below_prev = first || static_cast<std::int32_t>(r.stamp - prev) < 0;
+      if (below_prev && (best == nullptr || static_cast<std::int32_t>(r.stamp - best->stamp) > 0)) {
+        best = &r;
+      }
+    }
+    if (best == nullptr) break;
+    out[n++] = SackBlock{best->left, best->right};
+    prev = best->stamp;
+    first = false;
+  }
+  return n;
+}
+
+void ReassemblyQueue::clear() {
+  fin_.reset();
+  if (delivering_) {
+    // Called from inside deliver()'s callback: the view being delivered
+    // must stay valid until the callback returns; deliver() frees.
+    clear_pending_ = true;
+    ranges_.clear();
+    bytes_ = 0;
+    return;
+  }
+  release_all();
+}
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,182 @@
+// Receive-side reassembly of out-of-order bytes for one connection
+// (RFC 9293 §3.10.7.4 "seventh, process the segment text": segments beyond
+// RCV.NXT are held until the gap is filled), plus the SACK blocks that
+// describe them (RFC 2018 §4).
+//
+// Memory. Bytes are copied into fixed-size pages (kPageSize, a power of two
+// dividing 2^32, so a page is addressed by its absolute sequence number and
+// wraparound needs no special case). Pages come from a ReassemblyPool — one
+// per Stack, a free list, so steady-state reordering allocates nothing — or
+// from operator new when no pool is given. Only bytes inside
+// [RCV.NXT, RCV.NXT + limit) are ever stored, so a queue holds at most
+// limit / kPageSize + 2 pages: memory is bounded by the receive window. The
+// range list is capped at kMaxRanges; beyond that, or when the pool is
+// exhausted, insert() refuses (returns false) and the caller drops and counts
+// the segment (DropReason::kNoMemory) — the peer retransmits it.
+// The two small index vectors are allocated when the queue goes from empty to
+// non-empty (once per reordering episode, not per segment) and released when
+// it empties again, so an idle connection holds nothing.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "shardtcp/tcp/segment.h"
+#include "shardtcp/tcp/seq.h"
+#include "shardtcp/tcp/types.h"
+
+namespace shardtcp::tcp {
+
+// Free list of reassembly pages, shared by all connections of one Stack (one
+// core: no locking). Freed pages are kept for reuse up to `max_cached`;
+// `max_pages` bounds the pages outstanding at once (the core's reassembly
+// memory budget). Must outlive every queue that uses it.
+class ReassemblyPool {
+ public:
+  static constexpr std::uint32_t kPageSize = 2048;
+  static_assert((kPageSize & (kPageSize - 1)) == 0, "power of two divides 2^32");
+
+  explicit ReassemblyPool(std::size_t max_pages = ~std::size_t{0}, std::size_t max_cached = 4096)
+      : max_pages_(max_pages), max_cached_(max_cached) {}
+  ~ReassemblyPool();
+  ReassemblyPool(const ReassemblyPool&) = delete;
+  ReassemblyPool& operator=(const ReassemblyPool&) = delete;
+
+  // A page of kPageSize bytes, or nullptr when the budget is exhausted.
+  std::uint8_t* get();
+  void put(std::uint8_t* page);
+
+  std::size_t in_use() const { return in_use_; }
+  std::size_t cached() const { return cached_; }
+
+ private:
+  struct FreePage {
+    FreePage* next;
+  };
+  FreePage* free_ = nullptr;
+  std::size_t max_pages_;
+  std::size_t max_cached_;
+  std::size_t in_use_ = 0;
+  std::size_t cached_ = 0;
+};
+
+class ReassemblyQueue {
+ public:
+  static constexpr std::uint32_t kPageSize = ReassemblyPool::kPageSize;
+  // Distinct (non-adjacent) ranges held at once; more are refused.
+  static constexpr int kMaxRanges = 64;
+
+  explicit ReassemblyQueue(ReassemblyPool* pool = nullptr) : pool_(pool) {}
+  ~ReassemblyQueue() { release_all(); }
+  ReassemblyQueue(const ReassemblyQueue&) = delete;
+  ReassemblyQueue& operator=(const ReassemblyQueue&) = delete;
+  ReassemblyQueue(ReassemblyQueue&& o) noexcept;
+  ReassemblyQueue& operator=(ReassemblyQueue&& o) noexcept;
+
+  // Stores the part of [seq, seq+len) that lies in [rcv_nxt, rcv_nxt +
+  // rcv_wnd_limit) and is not already held (duplicates are trimmed, overlaps
+  // merged). Returns false, storing nothing, when memory or range slots run
+  // out. Storing nothing because everything was duplicate/out of window
+  // returns true.
+  bool insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
+              std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit);
+
+  // Calls f(ByteView) for every byte contiguous at rcv_nxt, in order (one
+  // call per page-sized piece), removes them and returns how many bytes were
+  // delivered. Bytes held below rcv_nxt (the caller already took them in
+  // order) are discarded first. The views are valid only during the call.
+  // f may call clear() (e.g. the application aborted); it must not insert().
+  template <class F>
+  std::uint32_t deliver(std::uint32_t rcv_nxt, F&& f);
+
+  // An out-of-order FIN was seen at `seq` (the sequence number the FIN
+  // occupies). The engine processes it once RCV.NXT reaches it.
+  void set_fin(std::uint32_t seq) { fin_ = seq; }
+  std::optional<std::uint32_t> fin_seq() const { return fin_; }
+  void clear_fin() { fin_.reset(); }
+
+  // Bytes held (out of order, not yet delivered).
+  std::uint32_t bytes() const { return bytes_; }
+  // No bytes held (a remembered FIN does not count).
+  bool empty() const { return ranges_.empty(); }
+  int range_count() const { return static_cast<int>(ranges_.size()); }
+  // True if the byte at `seq` is held.
+  bool contains(std::uint32_t seq) const;
+
+  // RFC 2018 §4: fills up to `max` blocks; the first contains the most
+  // recently received segment, the rest follow in order of most recent
+  // arrival (approximating "most recently reported"). Returns the count.
+  int sack_blocks(SackBlock* out, int max) const;
+
+  // Drops all bytes and the FIN, frees all memory.
+  void clear();
+
+ private:
+  struct Range {
+    std::uint32_t left;
+    std::uint32_t right;
+    std::uint32_t stamp;  // arrival order of the newest segment in it
+  };
+  struct Page {
+    std::uint32_t seq;  // page-aligned absolute sequence number
+    std::uint8_t* data;
+  };
+
+  static std::uint32_t page_of(std::uint32_t seq) { return seq & ~(kPageSize - 1); }
+  // Index of the first page whose seq is not below `pseq`.
+  std::size_t page_lower_bound(std::uint32_t pseq) const;
+  std::uint8_t* alloc_page();
+  void free_page(std::uint8_t* p);
+  bool ensure_pages(std::uint32_t s, std::uint32_t e);
+  void copy_in(std::uint32_t seq, const std::uint8_t* src, std::uint32_t n);
+  void free_pages_unused();
+  void release_all();
+  void trim_below(std::uint32_t rcv_nxt);
+
+  ReassemblyPool* pool_;
+  std::vector<Range> ranges_;  // sorted, disjoint and non-adjacent
+  std::vector<Page> pages_;    // sorted by seq
+  std::optional<std::uint32_t> fin_;
+  std::uint32_t bytes_ = 0;
+  std::uint32_t stamp_ = 0;
+  bool delivering_ = false;
+  bool clear_pending_ = false;
+};
+
+template <class F>
+std::uint32_t ReassemblyQueue::deliver(std::uint32_t rcv_nxt, F&& f) {
+  trim_below(rcv_nxt);
+  if (ranges_.empty() || seq_gt(ranges_.front().left, rcv_nxt)) return 0;
+  // ranges_.front() now starts exactly at rcv_nxt (trim_below cut the rest).
+  const std::uint32_t end = ranges_.front().right;
+  ranges_.erase(ranges_.begin());
+  std::uint32_t from = rcv_nxt;
+  std::uint32_t total = 0;
+  delivering_ = true;
+  std::size_t pi = page_lower_bound(page_of(from));
+  while (from != end && !clear_pending_) {
+    const Page& pg = pages_[pi];
+    const std::uint32_t off = from - pg.seq;
+    const std::uint32_t n = std::min(kPageSize - off, end - from);
+    bytes_ -= n;
+    total += n;
+    from += n;
+    // Copy out the pointer first: pages_ is stable during f (clear() defers).
+    const ByteView v{pg.data + off, n};
+    f(v);
+    ++pi;
+  }
+  delivering_ = false;
+  if (clear_pending_) {
+    clear_pending_ = false;
+    release_all();
+  } else {
+    free_pages_unused();
+  }
+  return total;
+}
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,82 @@
+// The per-connection send buffer: a FIFO of bytes stored in fixed-size chunks
+// taken from a per-stack free list (ChunkPool).
+//
+// Rationale: an idle connection must cost no buffer memory (issue 4: <= 512 B
+// per established connection), so a SendBuffer is three words when empty and
+// takes chunks only while bytes are queued. Chunks come from a per-core free
+// list that grows in slabs; steady state allocates nothing per packet.
+//
+// Byte 0 of the buffer is the oldest unacknowledged byte (SND.UNA for data).
+// OutSegment::payload_offset is an offset from that head; the engine only
+// trims the head while processing an incoming ACK, before it emits anything
+// for that connection, so offsets in the output vector stay valid until the
+// dataplane drains it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "shardtcp/tcp/segment.h"
+
+namespace shardtcp::tcp {
+
+struct SendChunk {
+  static constexpr std::size_t kSize = 2048 - sizeof(void*);
+  SendChunk* next = nullptr;
+  std::uint8_t data[kSize];
+};
+static_assert(sizeof(SendChunk) == 2048);
+
+class ChunkPool {
+ public:
+  static constexpr std::size_t kSlab = 64;  // chunks per growth step
+
+  ChunkPool() = default;
+  ChunkPool(const ChunkPool&) = delete;
+  ChunkPool& operator=(const ChunkPool&) = delete;
+
+  SendChunk* get();
+  void put(SendChunk* c);
+  // Puts a whole singly linked list back.
+  void put_list(SendChunk* head);
+
+  std::size_t in_use() const { return in_use_; }
+  std::size_t capacity() const { return slabs_.size() * kSlab; }
+
+ private:
+  std::vector<std::unique_ptr<SendChunk[]>> slabs_;
+  SendChunk* free_ = nullptr;
+  std::size_t in_use_ = 0;
+};
+
+class SendBuffer {
+ public:
+  SendBuffer() = default;
+  SendBuffer(const SendBuffer&) = delete;
+  SendBuffer& operator=(const SendBuffer&) = delete;
+
+  std::uint32_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // Appends up to `len` bytes; returns how many were taken (never more than
+  // `limit - size()`).
+  std::size_t append(ChunkPool& pool, const std::uint8_t* data, std::size_t len,
+                     std::uint32_t limit);
+  // Drops `n` bytes from the head (acknowledged data) and returns emptied
+  // chunks to the pool.
+  void trim(ChunkPool& pool, std::uint32_t n);
+  // Returns every chunk to the pool.
+  void release(ChunkPool& pool);
+  // Copies `len` bytes starting `offset` bytes after the head to dst.
+  void copy_out(std::uint32_t offset, std::uint32_t len, std::uint8_t* dst) const;
+
+ private:
+  SendChunk* head_ = nullptr;
+  SendChunk* tail_ = nullptr;
+  std::uint32_t head_off_ = 0;  // first valid byte within head_
+  std::uint32_t size_ = 0;
+};
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,412 @@
+// Stack / Connection public API, connection lifecycle, and the one
+// set_state() that keeps the per-state gauges exact.
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "stack_impl.h"
+
+namespace shardtcp::tcp {
+
+const char* to_string(CloseReason r) {
+  switch (r) {
+    case CloseReason::kNormal: return "normal";
+    case CloseReason::kReset: return "reset";
+    case CloseReason::kAborted: return "aborted";
+    case CloseReason::kTimeout: return "timeout";
+    case CloseReason::kRefused: return "refused";
+    case CloseReason::kFinWait2Timeout: return "fin_wait2_timeout";
+  }
+  return "?";
+}
+
+namespace {
+constexpr std::size_t kTcbSlab = 256;  // Tcbs per growth step
+constexpr std::size_t kInitialFlowCapacity = 1024;
+}  // namespace
+
+StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_id, TimeUs now)
+    : cfg_(cfg),
+      ctr_(counters),
+      core_(core_id),
+      now_(now),
+      isn_(cfg.isn_secret),
+      flows_(isn_.key(), kInitialFlowCapacity),
+      wheel_(now),
+      tw_(isn_.key(), cfg.time_wait_capacity, 2 * cfg.msl),
+      cookies_(isn_.key()) {
+  ctr_.time_wait_capacity.set(static_cast<std::int64_t>(cfg.time_wait_capacity));
+}
+
+StackImpl::~StackImpl() {
+  // Live Tcbs are trivially destructible apart from what the pools own
+  // (chunks, reassembly queues), and the pools free that memory.
+  reap();
+}
+
+// --- set_state ------------------------------------------------------------------
+
+void StackImpl::set_state(Tcb* t, State from, State to) {
+  if (from == to) return;
+  if (from != State::kClosed) ctr_.in(from).dec();
+  if (to != State::kClosed) ctr_.in(to).inc();
+  if (t == nullptr) return;
+  t->state = to;
+  // CLOSE-WAIT FIFO: entry order == entry time order (now_ never goes back),
+  // so the head is always the oldest.
+  if (from == State::kCloseWait) {
+    if (t->fifo_prev) t->fifo_prev->fifo_next = t->fifo_next;
+    else cw_head_ = t->fifo_next;
+    if (t->fifo_next) t->fifo_next->fifo_prev = t->fifo_prev;
+    else cw_tail_ = t->fifo_prev;
+    t->fifo_prev = t->fifo_next = nullptr;
+  }
+  if (to == State::kCloseWait) {
+    t->close_wait_since = std::max<TimeUs>(now_, 1);
+    t->fifo_prev = cw_tail_;
+    t->fifo_next = nullptr;
+    if (cw_tail_) cw_tail_->fifo_next = t;
+    else cw_head_ = t;
+    cw_tail_ = t;
+  }
+  if (from == State::kCloseWait || to == State::kCloseWait) {
+    ctr_.oldest_close_wait_since.set(
+        cw_head_ ? static_cast<std::int64_t>(cw_head_->close_wait_since) : 0);
+  }
+}
+
+// --- Tcb pool and lifecycle --------------------------------------------------------
+
+Tcb* StackImpl::alloc_tcb(const FourTuple& tuple) {
+  if (tcb_free_ == nullptr) {
+    auto slab = std::make_unique<unsigned char[]>(kTcbSlab * sizeof(Tcb));
+    for (std::size_t i = 0; i < kTcbSlab; ++i) {
+      // Storage only: a Tcb is constructed on allocation. The free-list link
+      // lives in the first pointer-sized bytes of the raw storage.
+      void* p = slab.get() + i * sizeof(Tcb);
+      Tcb* next = tcb_free_;
+      std::memcpy(p, &next, sizeof(next));
+      tcb_free_ = static_cast<Tcb*>(p);
+    }
+    tcb_slabs_.push_back(std::move(slab));
+  }
+  void* p = tcb_free_;
+  Tcb* next;
+  std::memcpy(&next, p, sizeof(next));
+  tcb_free_ = next;
+  Tcb* t = new (p) Tcb(cfg_);
+  t->timer.owner = t;
+  t->stack = this;
+  t->tuple = tuple;
+  t->nagle = cfg_.nagle;
+  t->keepalive = cfg_.keepalive;
+  t->last_rcv = now_;
+  if (!flows_.insert(tuple, t)) {
+    t->~Tcb();
+    std::memcpy(p, &tcb_free_, sizeof(Tcb*));
+    tcb_free_ = static_cast<Tcb*>(p);
+    return nullptr;
+  }
+  return t;
+}
+
+void StackImpl::leave_syn_queue(Tcb& t) {
+  if (t.listener != nullptr) {
+    --t.listener->syn_queued;
+    t.listener = nullptr;
+  }
+}
+
+// Unlinks a Tcb from everything that can reach it; memory goes to the
+// graveyard and is reclaimed by reap() at the start of the next call.
+void StackImpl::release(Tcb& t) {
+  if (t.dead) return;
+  t.dead = true;
+  wheel_.cancel(t.timer);
+  flows_.erase(t.tuple);
+  leave_syn_queue(t);
+  t.fifo_next = graveyard_;
+  graveyard_ = &t;
+}
+
+void StackImpl::notify_closed(Tcb& t, CloseReason why) {
+  if (!t.app_owned) return;
+  t.app_owned = false;
+  if (t.handlers != nullptr && t.handlers->on_closed != nullptr) t.handlers->on_closed(t, why);
+}
+
+void StackImpl::close_tcb(Tcb& t, CloseReason why) {
+  if (t.dead) return;
+  set_state(&t, t.state, State::kClosed);
+  release(t);
+  notify_closed(t, why);
+}
+
+void StackImpl::reap() {
+  while (graveyard_ != nullptr) {
+    Tcb* t = graveyard_;
+    graveyard_ = t->fifo_next;
+    t->sndbuf.release(chunks_);
+    if (t->reasm != nullptr) put_reasm(t->reasm);
+    t->~Tcb();
+    void* p = t;
+    std::memcpy(p, &tcb_free_, sizeof(Tcb*));
+    tcb_free_ = static_cast<Tcb*>(p);
+  }
+}
+
+ReassemblyQueue* StackImpl::get_reasm() {
+  if (reasm_free_.empty()) {
+    reasm_all_.push_back(std::make_unique<ReassemblyQueue>(&reasm_pages_));
+    return reasm_all_.back().get();
+  }
+  ReassemblyQueue* q = reasm_free_.back();
+  reasm_free_.pop_back();
+  return q;
+}
+
+void StackImpl::put_reasm(ReassemblyQueue* q) {
+  q->clear();
+  reasm_free_.push_back(q);
+}
+
+// --- listeners ------------------------------------------------------------------------
+
+Listener* StackImpl::find_listener(Ipv4 local_ip, std::uint16_t port) {
+  Listener* any = nullptr;
+  for (auto& l : listeners_) {
+    if (l->port != port) continue;
+    if (l->local_ip == local_ip) return l.get();
+    if (l->local_ip == 0) any = l.get();
+  }
+  return any;
+}
+
+bool StackImpl::listen(std::uint16_t port, const Handlers& h, void* user, Ipv4 local_ip,
+                       const ListenOptions& opts) {
+  for (auto& l : listeners_) {
+    if (l->port == port && l->local_ip == local_ip) return false;
+  }
+  auto l = std::make_unique<Listener>();
+  l->local_ip = local_ip;
+  l->port = port;
+  l->handlers = h;
+  l->user = user;
+  l->opts = opts;
+  l->syn_backlog = opts.syn_backlog != 0 ? opts.syn_backlog : cfg_.syn_backlog;
+  listeners_.push_back(std::move(l));
+  // CLOSED -> LISTEN (RFC 9293 §3.10.1 passive OPEN); the gauge counts listeners.
+  set_state(nullptr, State::kClosed, State::kListen);
+  return true;
+}
+
+Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* user,
+                               TimeUs now) {
+  if (!in_call_) {
+    reap();
+    now_ = std::max(now_, now);
+  }
+  if (flows_.find(tuple) != nullptr || tw_.find(tuple) != nullptr) return nullptr;
+  if (flows_.size() >= cfg_.max_connections) {
+    ctr_.conn_limit_drops.inc();
+    return nullptr;
+  }
+  const Handlers* hp = nullptr;
+  for (auto& known : active_handlers_) {
+    if (std::memcmp(known.get(), &h, sizeof(Handlers)) == 0) hp = known.get();
+  }
+  if (hp == nullptr) {
+    active_handlers_.push_back(std::make_unique<Handlers>(h));
+    hp = active_handlers_.back().get();
+  }
+  Tcb* t = alloc_tcb(tuple);
+  if (t == nullptr) return nullptr;
+  t->handlers = hp;
+  t->user_ptr = user;
+  t->app_owned = true;
+  t->active_open = true;
+  // RFC 9293 §3.10.1 active OPEN: ISS per RFC 6528, send <SYN>.
+  t->iss = next_iss(tuple);
+  t->snd_una = t->iss;
+  t->snd_nxt = t->iss;
+  t->snd_max = t->iss;
+  t->ts_offset = ts_offset_of(tuple);
+  t->rcv_wscale = cfg_.window_scaling ? our_wscale() : 0;
+  t->mss = cfg_.mss;
+  t->cc.init(t->mss, cfg_.initial_window_segments);
+  ctr_.active_opens.inc();
+  // CLOSED -> SYN-SENT (RFC 9293 §3.10.1 active OPEN).
+  set_state(t, State::kClosed, State::kSynSent);
+  send_syn(*t);
+  start_rto(*t);
+  rearm(*t);
+  return t;
+}
+
+// --- input / poll ----------------------------------------------------------------------
+
+void StackImpl::input(const Segment& seg, TimeUs now) {
+  reap();
+  now_ = std::max(now_, now);
+  in_call_ = true;
+  ctr_.in_segs.inc();
+  if (Tcb** tp = flows_.find(seg.tuple)) {
+    Tcb& t = **tp;
+    if (t.state == State::kSynSent) {
+      syn_sent_input(t, seg);
+    } else {
+      tcb_input(t, seg);
+    }
+    if (!t.dead) rearm(t);
+  } else if (TimeWaitEntry* e = tw_.find(seg.tuple)) {
+    // A SYN that may reopen (RFC 6191) falls through to the listener.
+    if (time_wait_input(*e, seg)) {
+      if (Listener* l = find_listener(seg.tuple.local_ip, seg.tuple.local_port)) {
+        listen_input(*l, seg);
+      } else {
+        closed_input(seg);
+      }
+    }
+  } else if (Listener* l = find_listener(seg.tuple.local_ip, seg.tuple.local_port)) {
+    listen_input(*l, seg);
+  } else {
+    closed_input(seg);
+  }
+  in_call_ = false;
+}
+
+void StackImpl::poll(TimeUs now) {
+  reap();
+  now_ = std::max(now_, now);
+  in_call_ = true;
+  wheel_.advance(now_, [this](TimerNode& n) {
+    Tcb& t = *static_cast<TcbTimer&>(n).owner;
+    on_timer(t);
+  });
+  // TIME-WAIT entries have a constant timeout: a FIFO, no wheel slots.
+  tw_.expire(now_, [this](const TimeWaitEntry&) {
+    ctr_.time_wait_expired.inc();
+    // TIME-WAIT -> CLOSED (RFC 9293 §3.10.8, 2*MSL timeout).
+    set_state(nullptr, State::kTimeWait, State::kClosed);
+  });
+  in_call_ = false;
+}
+
+// --- Connection API backing ---------------------------------------------------------------
+
+std::size_t StackImpl::send_space(const Tcb& t) const {
+  if (t.dead || t.fin_queued) return 0;
+  if (!in_state(t.state, State::kSynSent | State::kEstablished | State::kCloseWait)) return 0;
+  return cfg_.snd_buf > t.sndbuf.size() ? cfg_.snd_buf - t.sndbuf.size() : 0;
+}
+
+std::size_t StackImpl::send(Tcb& t, const void* data, std::size_t len) {
+  if (send_space(t) == 0) {
+    t.want_writable = true;
+    return 0;
+  }
+  const std::size_t n =
+      t.sndbuf.append(chunks_, static_cast<const std::uint8_t*>(data), len, cfg_.snd_buf);
+  if (n < len) t.want_writable = true;
+  output(t);
+  rearm(t);
+  return n;
+}
+
+void StackImpl::shutdown(Tcb& t) {
+  if (t.dead || t.fin_queued) return;
+  switch (t.state) {
+    case State::kSynSent:
+      close_tcb(t, CloseReason::kAborted);  // RFC 9293 §3.10.4: delete the TCB
+      return;
+    case State::kEstablished:
+      t.fin_queued = true;
+      // ESTABLISHED -> FIN-WAIT-1 (RFC 9293 §3.10.4 CLOSE; FIN after queued data).
+      set_state(&t, t.state, State::kFinWait1);
+      break;
+    case State::kCloseWait:
+      t.fin_queued = true;
+      // CLOSE-WAIT -> LAST-ACK (RFC 9293 §3.10.4 CLOSE).
+      set_state(&t, t.state, State::kLastAck);
+      break;
+    default:
+      return;
+  }
+  output(t);
+  rearm(t);
+}
+
+void StackImpl::close(Tcb& t) {
+  if (t.dead) return;
+  t.orphan = true;
+  shutdown(t);
+  if (t.dead) return;
+  if (t.state == State::kFinWait2 && t.idle_at == kNever) {
+    // Already half-closed: the orphaned FIN-WAIT-2 timer starts now.
+    t.idle_at = now_ + cfg_.fin_wait2_timeout;
+    rearm(t);
+  }
+}
+
+void StackImpl::abort(Tcb& t) {
+  if (t.dead) return;
+  // RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> in synchronized states.
+  if (t.state != State::kSynSent) send_rst(t);
+  if (in_state(t.state, State::kEstablished | State::kCloseWait)) ctr_.estab_resets.inc();
+  close_tcb(t, CloseReason::kAborted);
+}
+
+void StackImpl::set_keepalive(Tcb& t, bool on) {
+  if (t.dead) return;
+  t.keepalive = on;
+  t.ka_probes = 0;
+  if (on && in_state(t.state, State::kEstablished | State::kCloseWait)) {
+    t.idle_at = t.last_rcv + cfg_.keepalive_idle;
+  } else if (!on && in_state(t.state, State::kEstablished | State::kCloseWait)) {
+    t.idle_at = kNever;
+  }
+  rearm(t);
+}
+
+// --- public wrappers ----------------------------------------------------------------------
+
+namespace {
+Tcb& tcb(Connection* c) { return *static_cast<Tcb*>(c); }
+const Tcb& tcb(const Connection* c) { return *static_cast<const Tcb*>(c); }
+}  // namespace
+
+std::size_t Connection::send(const void* data, std::size_t len) {
+  return tcb(this).stack->send(tcb(this), data, len);
+}
+std::size_t Connection::send_space() const { return tcb(this).stack->send_space(tcb(this)); }
+void Connection::shutdown() { tcb(this).stack->shutdown(tcb(this)); }
+void Connection::close() { tcb(this).stack->close(tcb(this)); }
+void Connection::abort() { tcb(this).stack->abort(tcb(this)); }
+void Connection::set_nodelay(bool on) { tcb(this).nagle = !on; }
+void Connection::set_keepalive(bool on) { tcb(this).stack->set_keepalive(tcb(this), on); }
+void Connection::set_user(void* u) { tcb(this).user_ptr = u; }
+void* Connection::user() const { return tcb(this).user_ptr; }
+const FourTuple& Connection::tuple() const { return tcb(this).tuple; }
+State Connection::state() const { return tcb(this).state; }
+
+Stack::Stack(const TcpConfig& cfg, TcpCounters& counters, unsigned core_id, TimeUs now)
+    : impl_(std::make_unique<StackImpl>(cfg, counters, core_id, now)) {}
+Stack::~Stack() = default;
+
+bool Stack::listen(std::uint16_t port, const Handlers& h, void* user, Ipv4 local_ip,
+                   const ListenOptions& opts) {
+  return impl_->listen(port, h, user, local_ip, opts);
+}
+Connection* Stack::connect(const FourTuple& t, const Handlers& h, void* user, TimeUs now) {
+  return impl_->connect(t, h, user, now);
+}
+void Stack::input(const Segment& seg, TimeUs now) { impl_->input(seg, now); }
+void Stack::poll(TimeUs now) { impl_->poll(now); }
+const std::vector<OutSegment>& Stack::output() const { return impl_->out_; }
+void Stack::clear_output() { impl_->out_.clear(); }
+std::size_t Stack::connection_count() const { return impl_->connection_count(); }
+std::size_t Stack::time_wait_count() const { return impl_->time_wait_count(); }
+const TcpConfig& Stack::config() const { return impl_->config(); }
+TcpCounters& Stack::counters() { return impl_->counters(); }
+
+}  // namespace shardtcp::tcp

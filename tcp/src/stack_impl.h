@@ -1,0 +1,190 @@
+// The engine behind shardtcp::tcp::Stack: one per core. Holds the connection
+// table, listeners, the timer wheel, the TIME-WAIT store, buffer pools and
+// the output vector; implements RFC 9293 §3.10 event processing over Tcbs.
+//
+// Files: stack.cc (API, lifecycle, set_state), listen_input.cc (CLOSED,
+// LISTEN, SYN-SENT, TIME-WAIT arrivals), tcb_input.cc (SYN-RECEIVED and
+// synchronized states), tcb_output.cc (segments out), tcb_timers.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "reassembly.h"
+#include "send_buffer.h"
+#include "shardtcp/tcp/flow_table.h"
+#include "shardtcp/tcp/isn.h"
+#include "shardtcp/tcp/stack.h"
+#include "shardtcp/tcp/syn_cookie.h"
+#include "shardtcp/tcp/time_wait.h"
+#include "shardtcp/tcp/timer_wheel.h"
+#include "tcb.h"
+
+namespace shardtcp::tcp {
+
+struct Listener {
+  Ipv4 local_ip = 0;  // 0 = any
+  std::uint16_t port = 0;
+  Handlers handlers;
+  void* user = nullptr;
+  ListenOptions opts;
+  std::uint32_t syn_backlog = 0;  // bound on half-open (SYN-RECEIVED) Tcbs
+  std::uint32_t syn_queued = 0;
+  TimeUs last_overflow = kNever;  // SYN queue last full (cookies are checked after)
+};
+
+class StackImpl {
+ public:
+  StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_id, TimeUs now);
+  ~StackImpl();
+  StackImpl(const StackImpl&) = delete;
+  StackImpl& operator=(const StackImpl&) = delete;
+
+  // --- Stack API -------------------------------------------------------------
+  bool listen(std::uint16_t port, const Handlers& h, void* user, Ipv4 local_ip,
+              const ListenOptions& opts);
+  Connection* connect(const FourTuple& t, const Handlers& h, void* user, TimeUs now);
+  void input(const Segment& seg, TimeUs now);
+  void poll(TimeUs now);
+
+  // --- Connection API ----------------------------------------------------------
+  std::size_t send(Tcb& t, const void* data, std::size_t len);
+  std::size_t send_space(const Tcb& t) const;
+  void shutdown(Tcb& t);
+  void close(Tcb& t);
+  void abort(Tcb& t);
+  void set_keepalive(Tcb& t, bool on);
+
+  // The ONE place a state changes. Moves exactly one unit between two
+  // TcpCounters::state gauges (CLOSED is not gauged), keeps the CLOSE-WAIT
+  // FIFO. `t` is null only for TIME-WAIT entries and listeners, which have
+  // no Tcb.
+  void set_state(Tcb* t, State from, State to);
+
+  const TcpConfig& config() const { return cfg_; }
+  TcpCounters& counters() { return ctr_; }
+  std::size_t connection_count() const { return flows_.size(); }
+  std::size_t time_wait_count() const { return tw_.size(); }
+
+  std::vector<OutSegment> out_;
+  // Tests: the next ISS we choose (RFC 6528 otherwise), so sequence numbers
+  // near 2^32 can be forced. Cleared after use.
+  bool isn_override_ = false;
+  std::uint32_t isn_override_value_ = 0;
+  std::uint32_t next_iss(const FourTuple& t) {
+    if (isn_override_) {
+      isn_override_ = false;
+      return isn_override_value_;
+    }
+    return isn_.isn(t, now_);
+  }
+  TimeUs now() const { return now_; }
+  std::size_t reasm_pool_size() const { return reasm_all_.size(); }
+  std::size_t chunks_in_use() const { return chunks_.in_use(); }
+
+ private:
+  // --- arrivals by state group (RFC 9293 §3.10.7) --------------------------------
+  void closed_input(const Segment& seg);                     // §3.10.7.1
+  void listen_input(Listener& l, const Segment& seg);        // §3.10.7.2
+  void syn_sent_input(Tcb& t, const Segment& seg);           // §3.10.7.3
+  void tcb_input(Tcb& t, const Segment& seg);                // §3.10.7.4
+  bool time_wait_input(TimeWaitEntry& e, const Segment& seg);  // Linux-style verdict
+  bool syn_cookie_ack(Listener& l, const Segment& seg);
+  void send_cookie_syn_ack(const Segment& seg);
+  std::uint32_t ts_offset_of(const FourTuple& t) const {
+    return static_cast<std::uint32_t>(siphash_tuple(t, isn_.key()) >> 32);
+  }
+
+  // Pieces of §3.10.7.4.
+  bool acceptable(const Tcb& t, const Segment& seg) const;
+  void rst_arrived(Tcb& t);
+  bool ack_arrived(Tcb& t, const Segment& seg);
+  void new_data_acked(Tcb& t, const Segment& seg);
+  void dup_ack(Tcb& t);
+  void update_window(Tcb& t, const Segment& seg);
+  void text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
+                    bool fin);
+  void fin_arrived(Tcb& t);
+  void deliver(Tcb& t, const std::uint8_t* data, std::uint32_t len);
+  void update_ts_recent(Tcb& t, const Segment& seg);
+  void rtt_from_ack(Tcb& t, const Segment& seg);
+  void challenge_ack(Tcb& t);
+  void establish(Tcb& t, const Segment& seg);
+  void negotiate_options(Tcb& t, const TcpOptions& peer);
+
+  // --- output (tcb_output.cc) ------------------------------------------------------
+ public:
+  void output(Tcb& t, bool force_one = false);
+  OutSegment& emit(Tcb& t, std::uint8_t flags, std::uint32_t seq);
+  void send_ack(Tcb& t);
+  void send_syn(Tcb& t);  // SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED)
+  void send_rst(Tcb& t);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>
+  void send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin);
+  void retransmit_head(Tcb& t);  // the first unacknowledged segment (fast retransmit)
+  TimeUs persist_interval(const Tcb& t) const;
+  void reply_rst(const Segment& seg);  // RFC 9293 §3.10.7.1 reset for a segment
+  std::uint16_t window_field(Tcb& t);
+  std::uint32_t ts_now(const Tcb& t) const;
+  static std::uint32_t ts_now_for(TimeUs now, std::uint32_t offset);
+  std::uint8_t our_wscale() const;
+
+ private:
+  // --- timers (tcb_timers.cc) --------------------------------------------------------
+  void rearm(Tcb& t);
+  void on_timer(Tcb& t);
+  void rto_expired(Tcb& t);
+  void persist_expired(Tcb& t);
+  void idle_expired(Tcb& t);
+  void start_rto(Tcb& t);
+
+  // --- lifecycle (stack.cc) ------------------------------------------------------------
+  Tcb* alloc_tcb(const FourTuple& tuple);
+  // CLOSED: removes from the table, calls on_closed if the application owns
+  // it, and defers freeing the memory to the next input()/poll().
+  void close_tcb(Tcb& t, CloseReason why);
+  void enter_time_wait(Tcb& t);
+  void release(Tcb& t);
+  void reap();
+  void leave_syn_queue(Tcb& t);
+  Listener* find_listener(Ipv4 local_ip, std::uint16_t port);
+  ReassemblyQueue* get_reasm();
+  void put_reasm(ReassemblyQueue* q);
+  void notify_closed(Tcb& t, CloseReason why);
+
+  TcpConfig cfg_;
+  TcpCounters& ctr_;
+  unsigned core_;
+  TimeUs now_;
+  IsnGenerator isn_;
+  FlowTable<Tcb*> flows_;
+  TimerWheel wheel_;
+  TimeWaitStore tw_;
+  SynCookies cookies_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Handlers>> active_handlers_;  // interned for connect()
+
+  ChunkPool chunks_;
+  ReassemblyPool reasm_pages_;
+  std::vector<std::unique_ptr<ReassemblyQueue>> reasm_all_;
+  std::vector<ReassemblyQueue*> reasm_free_;
+
+  // Tcb pool: slabs of raw storage, a free list through fifo_next, and the
+  // graveyard of Tcbs freed during the current call (reaped lazily so
+  // OutSegment payload pointers stay valid until the dataplane drains them).
+  std::vector<std::unique_ptr<unsigned char[]>> tcb_slabs_;
+  Tcb* tcb_free_ = nullptr;
+  Tcb* graveyard_ = nullptr;
+
+  // CLOSE-WAIT FIFO, oldest first.
+  Tcb* cw_head_ = nullptr;
+  Tcb* cw_tail_ = nullptr;
+
+  // RFC 5961 §7 challenge-ACK rate limit (per second per core).
+  TimeUs chal_window_ = 0;
+  std::uint32_t chal_count_ = 0;
+
+  bool in_call_ = false;  // inside input()/poll(): no re-entry
+};
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,122 @@
+// The transmission control block (RFC 9293 §3.3.1): everything the engine
+// keeps per synchronized connection. A Tcb *is* the Connection the
+// application holds (Connection has no members and no virtual functions).
+//
+// Size budget (issue 4): <= 512 bytes for an idle established connection,
+// queued payload excluded. Buffers hang off the TCB by pointer and exist only
+// while bytes are queued; TIME-WAIT uses a compact entry, not a Tcb.
+#pragma once
+
+#include <cstdint>
+
+#include "congestion.h"
+#include "rtt.h"
+#include "send_buffer.h"
+#include "shardtcp/tcp/seq.h"
+#include "shardtcp/tcp/stack.h"
+#include "shardtcp/tcp/timer_wheel.h"
+
+namespace shardtcp::tcp {
+
+class StackImpl;
+class Tcb;
+class ReassemblyQueue;
+struct Listener;
+
+// The one wheel slot a connection owns, armed at its earliest deadline.
+struct TcbTimer : TimerNode {
+  Tcb* owner = nullptr;
+};
+
+class Tcb final : public Connection {
+ public:
+  explicit Tcb(const TcpConfig& cfg) : rtt(cfg), cc(cfg) {}
+  ~Tcb() = default;
+
+  // --- ownership and application ---------------------------------------
+  TcbTimer timer;
+  StackImpl* stack = nullptr;
+  const Handlers* handlers = nullptr;
+  void* user_ptr = nullptr;
+  Listener* listener = nullptr;  // set while SYN-RECEIVED from a listener
+  // CLOSE-WAIT FIFO (oldest first) for counters.oldest_close_wait_since; the
+  // same link holds the free list / graveyard when the Tcb is not in use.
+  Tcb* fifo_prev = nullptr;
+  Tcb* fifo_next = nullptr;
+  TimeUs close_wait_since = 0;
+
+  // --- timers (kNever = not pending) --------------------------------------
+  TimeUs rtx_at = kNever;     // RTO, SYN(-ACK) retransmission or persist
+  TimeUs delack_at = kNever;  // delayed ACK
+  TimeUs idle_at = kNever;    // keepalive or FIN-WAIT-2
+  TimeUs last_rcv = 0;        // time of the last segment received (keepalive)
+  TimeUs rtt_time = 0;        // when the timed segment (rtt_seq) was sent
+
+  RttEstimator rtt;
+  CongestionController cc;
+  SendBuffer sndbuf;
+  ReassemblyQueue* reasm = nullptr;  // only while out-of-order bytes are held
+
+  // --- RFC 9293 §3.3.1 variables -----------------------------------------
+  FourTuple tuple;
+  std::uint32_t iss = 0;
+  std::uint32_t irs = 0;
+  std::uint32_t snd_una = 0;
+  std::uint32_t snd_nxt = 0;  // next sequence number to send (may go back on RTO)
+  std::uint32_t snd_max = 0;  // highest sequence number sent + 1 (RFC's SND.NXT for ACK checks)
+  std::uint32_t snd_wnd = 0;  // peer's window, already scaled
+  std::uint32_t max_snd_wnd = 0;
+  std::uint32_t snd_wl1 = 0;
+  std::uint32_t snd_wl2 = 0;
+  std::uint32_t rcv_nxt = 0;
+  std::uint32_t rcv_adv = 0;  // right edge of the window we advertised
+  std::uint32_t rtt_seq = 0;  // sequence number being timed (Karn)
+  std::uint32_t recover = 0;  // RFC 6582 "recover"
+  std::uint32_t ts_recent = 0;  // RFC 7323 §4.3
+  std::uint32_t ts_offset = 0;  // per-connection TSval offset
+  std::uint32_t last_ack_sent = 0;  // RFC 7323 §4.3 Last.ACK.sent
+  std::uint32_t pending_ack_bytes = 0;  // bytes received since our last ACK
+
+  std::uint16_t mss = 536;      // payload bytes per segment we send (options excluded)
+  std::uint16_t rcv_mss = 536;  // largest payload the peer sent (delayed-ACK rule)
+  State state = State::kClosed;
+  std::uint8_t snd_wscale = 0;
+  std::uint8_t rcv_wscale = 0;
+  std::uint8_t retries = 0;  // consecutive RTO / SYN / persist expiries
+  std::uint8_t dupacks = 0;
+  std::uint8_t ka_probes = 0;
+  std::uint8_t persist_shift = 0;  // persist timer backoff
+
+  // --- flags ---------------------------------------------------------------
+  bool ts_ok : 1 = false;        // timestamps negotiated (RFC 7323)
+  bool ws_ok : 1 = false;        // window scaling negotiated (RFC 7323 §2)
+  bool sack_ok : 1 = false;      // SACK permitted both ways (RFC 2018)
+  bool fin_queued : 1 = false;   // close()/shutdown() asked for a FIN
+  bool orphan : 1 = false;       // close() called: no more on_data
+  bool app_owned : 1 = false;    // handed to the application (on_closed owed)
+  bool want_writable : 1 = false;
+  bool nagle : 1 = false;
+  bool keepalive : 1 = false;
+  bool in_recovery : 1 = false;  // fast recovery (RFC 6582 / 6675)
+  bool ack_now : 1 = false;      // send an ACK at the end of input processing
+  bool dead : 1 = false;         // freed; memory reclaimed on the next input/poll
+  bool active_open : 1 = false;
+  bool rtt_timing : 1 = false;   // rtt_seq/rtt_time valid
+  bool syn_rto_fired : 1 = false;  // RFC 6298 (5.7)
+  bool persist : 1 = false;      // rtx_at is the persist timer
+  bool fin_acked : 1 = false;    // our FIN has been acknowledged
+
+  // Our SYN occupies one sequence number until it is acknowledged, which is
+  // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:
+  // that recurs after 2^32 bytes).
+  bool syn_unacked() const { return in_state(state, State::kSynSent | State::kSynReceived); }
+  // Sequence number of send-buffer byte 0.
+  std::uint32_t data_seq0() const { return snd_una + (syn_unacked() ? 1u : 0u); }
+  // Sequence number after the last queued byte; our FIN goes here.
+  std::uint32_t data_end() const { return data_seq0() + sndbuf.size(); }
+  bool fin_sent() const { return fin_queued && (fin_acked || seq_gt(snd_max, data_end())); }
+  std::uint32_t flight() const { return snd_max - snd_una; }
+  std::uint32_t rcv_wnd() const { return rcv_adv - rcv_nxt; }
+};
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,464 @@
+// SEGMENT ARRIVES in SYN-RECEIVED and the synchronized states:
+// RFC 9293 §3.10.7.4, with RFC 5961 (blind-attack mitigations), RFC 7323
+// (PAWS, timestamps), RFC 5681 / RFC 6582 (ACK processing, fast recovery)
+// and RFC 2018 (out-of-order data and SACK).
+#include <algorithm>
+
+#include "stack_impl.h"
+
+namespace shardtcp::tcp {
+
+// §3.10.7.4 first check, the four-case acceptability table.
+bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
+  const std::uint32_t wnd = seq_ge(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
+  const std::uint32_t len = seg.seg_len();
+  if (len == 0) {
+    if (wnd == 0) return seg.seq == t.rcv_nxt;
+    return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd);
+  }
+  if (wnd == 0) return false;
+  return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd) ||
+         seq_in(seg.seq + len - 1, t.rcv_nxt, t.rcv_nxt + wnd);
+}
+
+void StackImpl::tcb_input(Tcb& t, const Segment& seg) {
+  const std::uint8_t f = seg.flags;
+  t.last_rcv = now_;
+  t.ka_probes = 0;
+
+  // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: answer
+  // with the SYN-ACK again (RFC 9293 §3.8.1; what Linux does) instead of the
+  // bare ACK the sequence check below would send.
+  if (t.state == State::kSynReceived && (f & (kSyn | kAck | kRst)) == kSyn && seg.seq == t.irs) {
+    send_syn(t);
+    ctr_.drop(DropReason::kUnacceptable);
+    return;
+  }
+
+  // RFC 7323 §5.3 R1 (PAWS) runs before the sequence check. RSTs are exempt.
+  if (t.ts_ok && seg.opts.has_timestamps && !(f & kRst) &&
+      seq_lt(seg.opts.ts_val, t.ts_recent)) {
+    send_ack(t);
+    ctr_.drop(DropReason::kPawsRejected);
+    return;
+  }
+
+  // First check: sequence number. Unacceptable -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+  // unless it is an RST.
+  if (!acceptable(t, seg)) {
+    if (!(f & kRst)) send_ack(t);
+    ctr_.drop(DropReason::kUnacceptable);
+    return;
+  }
+
+  // Second check: RST (RFC 5961 §3.2). Exact match resets; anywhere else in
+  // the window draws a challenge ACK.
+  if (f & kRst) {
+    if (seg.seq == t.rcv_nxt) {
+      rst_arrived(t);
+    } else {
+      challenge_ack(t);
+      ctr_.drop(DropReason::kUnacceptable);
+    }
+    return;
+  }
+
+  // Fourth check: SYN.
+  if (f & kSyn) {
+    if (t.state == State::kSynReceived && !t.active_open) {
+      // SYN-RECEIVED -> LISTEN (§3.10.7.4 fourth, passive OPEN): drop the TCB.
+      ctr_.attempt_fails.inc();
+      ctr_.drop(DropReason::kBadSynFlags);
+      close_tcb(t, CloseReason::kReset);
+      return;
+    }
+    // RFC 5961 §4.2: any SYN in a synchronized state -> challenge ACK.
+    challenge_ack(t);
+    ctr_.drop(DropReason::kBadSynFlags);
+    return;
+  }
+
+  // Fifth check: ACK. Without ACK the segment is dropped.
+  if (!(f & kAck)) {
+    ctr_.drop(DropReason::kInvalidState);
+    return;
+  }
+  if (t.state == State::kSynReceived) {
+    if (!seq_gt(seg.ack, t.snd_una) || seq_gt(seg.ack, t.snd_max)) {
+      // Unacceptable ACK in SYN-RECEIVED -> <SEQ=SEG.ACK><CTL=RST>.
+      reply_rst(seg);
+      ctr_.drop(DropReason::kAckOutOfWindow);
+      return;
+    }
+    establish(t, seg);
+    if (t.dead) return;
+  }
+  update_ts_recent(t, seg);
+  if (!ack_arrived(t, seg) || t.dead) return;
+
+  // Sixth: URG is not supported (RFC 6093: applications should not use it).
+  // Seventh and eighth: segment text and FIN, trimmed to the window.
+  std::uint32_t seq = seg.seq;
+  const std::uint8_t* data = seg.payload;
+  std::uint32_t len = seg.payload_len;
+  bool fin = f & kFin;
+  if (seq_lt(seq, t.rcv_nxt)) {
+    const std::uint32_t skip = t.rcv_nxt - seq;
+    if (skip >= len) {
+      if (skip > len) fin = false;  // the FIN is old too
+      data = nullptr;
+      len = 0;
+    } else {
+      data += skip;
+      len -= skip;
+    }
+    seq = t.rcv_nxt;
+  }
+  const std::uint32_t wnd_end = t.rcv_adv;
+  if (len > 0 && seq_gt(seq + len, wnd_end)) {
+    len = seq_gt(wnd_end, seq) ? wnd_end - seq : 0;
+    fin = false;  // the FIN lies beyond the window
+  }
+  if (len > 0 || fin) {
+    text_arrived(t, seq, data, len, fin);
+    if (t.dead) return;
+  }
+
+  output(t);
+  if (t.dead) return;
+  if (t.ack_now) {
+    send_ack(t);
+  } else if (t.pending_ack_bytes > 0 && t.delack_at == kNever) {
+    // RFC 1122 §4.2.3.2 / RFC 9293 §3.8.6.3: delay the ACK (< 500 ms).
+    t.delack_at = now_ + cfg_.delayed_ack;
+  }
+}
+
+// SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.10.7.4 fifth check, SYN-RECEIVED).
+void StackImpl::establish(Tcb& t, const Segment& seg) {
+  void* listener_user = t.listener != nullptr ? t.listener->user : nullptr;
+  leave_syn_queue(t);
+  if (t.ts_ok && seg.opts.has_timestamps && seg.opts.ts_ecr != 0) {
+    rtt_from_ack(t, seg);
+  } else if (t.rtt_timing && t.retries == 0) {
+    t.rtt.sample(now_ - t.rtt_time);  // Karn: SYN-ACK never retransmitted
+  }
+  t.rtt_timing = false;
+  t.retries = 0;
+  t.rtt.reset_backoff();
+  t.rtx_at = kNever;
+  t.snd_una = t.iss + 1;
+  t.snd_nxt = seq_max(t.snd_nxt, t.snd_una);
+  // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+  t.snd_wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
+  t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
+  t.snd_wl1 = seg.seq;
+  t.snd_wl2 = seg.ack;
+  t.recover = t.snd_una;
+  set_state(&t, State::kSynReceived, State::kEstablished);
+  if (t.keepalive) t.idle_at = now_ + cfg_.keepalive_idle;
+  if (t.active_open) {
+    if (t.handlers->on_connected != nullptr) t.handlers->on_connected(t);
+  } else {
+    t.app_owned = true;
+    if (t.handlers->on_accept != nullptr) t.handlers->on_accept(t, listener_user);
+  }
+}
+
+// RFC 5961 §3.2: an RST exactly at RCV.NXT.
+void StackImpl::rst_arrived(Tcb& t) {
+  ctr_.in_rsts.inc();
+  switch (t.state) {
+    case State::kSynReceived:
+      // SYN-RECEIVED -> LISTEN (passive) / CLOSED "refused" (active), §3.10.7.4 second.
+      ctr_.attempt_fails.inc();
+      close_tcb(t, t.active_open ? CloseReason::kRefused : CloseReason::kReset);
+      return;
+    case State::kEstablished:
+    case State::kCloseWait:
+      // ESTABLISHED / CLOSE-WAIT -> CLOSED (§3.10.7.4 second): connection reset.
+      ctr_.estab_resets.inc();
+      close_tcb(t, CloseReason::kReset);
+      return;
+    default:
+      // FIN-WAIT-1/2, CLOSING, LAST-ACK -> CLOSED (§3.10.7.4 second).
+      close_tcb(t, CloseReason::kReset);
+      return;
+  }
+}
+
+// RFC 5961 §7: challenge ACKs, at most challenge_ack_limit per second per core.
+void StackImpl::challenge_ack(Tcb& t) {
+  const TimeUs window = now_ / kUsPerSec;
+  if (window != chal_window_) {
+    chal_window_ = window;
+    chal_count_ = 0;
+  }
+  if (chal_count_ >= cfg_.challenge_ack_limit) {
+    ctr_.challenge_acks_suppressed.inc();
+    return;
+  }
+  ++chal_count_;
+  ctr_.challenge_acks.inc();
+  send_ack(t);
+}
+
+// RFC 7323 §4.3 (2): TS.Recent <- SEG.TSval when SEG.SEQ <= Last.ACK.sent.
+void StackImpl::update_ts_recent(Tcb& t, const Segment& seg) {
+  if (!t.ts_ok || !seg.opts.has_timestamps) return;
+  if (seq_le(seg.seq, t.last_ack_sent) && seq_ge(seg.opts.ts_val, t.ts_recent)) {
+    t.ts_recent = seg.opts.ts_val;
+  }
+}
+
+void StackImpl::rtt_from_ack(Tcb& t, const Segment& seg) {
+  if (t.ts_ok && seg.opts.has_timestamps && seg.opts.ts_ecr != 0) {
+    // RFC 7323 §4.1: RTT from TSecr, unambiguous even for retransmissions.
+    const std::uint32_t ms = ts_now(t) - seg.opts.ts_ecr;
+    if (ms < (1u << 30)) t.rtt.sample(static_cast<TimeUs>(ms) * kUsPerMs);
+    t.rtt_timing = false;
+  } else if (t.rtt_timing && seq_gt(seg.ack, t.rtt_seq)) {
+    t.rtt.sample(now_ - t.rtt_time);  // RFC 6298 §3 (Karn): timed segment never resent
+    t.rtt_timing = false;
+  }
+}
+
+// Fifth check for synchronized states. Returns false if processing stops.
+bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
+  const std::uint32_t ack = seg.ack;
+  // RFC 5961 §5.2: acceptable iff SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+  if (seq_gt(ack, t.snd_max)) {
+    challenge_ack(t);  // §3.10.7.4: ACK for data not yet sent -> ACK, drop
+    ctr_.drop(DropReason::kAckOutOfWindow);
+    return false;
+  }
+  if (seq_lt(ack, t.snd_una - t.max_snd_wnd)) {
+    challenge_ack(t);
+    ctr_.drop(DropReason::kAckOutOfWindow);
+    return false;
+  }
+  if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;  // peer alive: keep probing
+  if (seq_gt(ack, t.snd_una)) {
+    update_window(t, seg);
+    new_data_acked(t, seg);
+    if (t.dead) return false;
+  } else if (ack == t.snd_una) {
+    // RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data outstanding.
+    const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
+    const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd == t.snd_wnd &&
+                     t.snd_max != t.snd_una;
+    update_window(t, seg);
+    if (dup) dup_ack(t);
+  }
+  // else: an old ACK (RFC 9293: ignore it, keep processing the segment).
+
+  if (t.fin_acked) {
+    switch (t.state) {
+      case State::kFinWait1:
+        // FIN-WAIT-1 -> FIN-WAIT-2 (§3.10.7.4 fifth, FIN-WAIT-1: our FIN acked).
+        set_state(&t, State::kFinWait1, State::kFinWait2);
+        t.rtx_at = kNever;
+        t.persist = false;
+        if (t.orphan) t.idle_at = now_ + cfg_.fin_wait2_timeout;
+        break;
+      case State::kClosing:
+        // CLOSING -> TIME-WAIT (§3.10.7.4 fifth, CLOSING: our FIN acked).
+        enter_time_wait(t);
+        return false;
+      case State::kLastAck:
+        // LAST-ACK -> CLOSED (§3.10.7.4 fifth, LAST-ACK: our FIN acked).
+        close_tcb(t, CloseReason::kNormal);
+        return false;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
+  const std::uint32_t ack = seg.ack;
+  const std::uint32_t acked = ack - t.snd_una;
+  const std::uint32_t flight_before = t.flight();
+  std::uint32_t data_acked = acked;
+  if (t.fin_queued && !t.fin_acked && seq_gt(ack, t.data_end())) {
+    t.fin_acked = true;  // the FIN's sequence number is acknowledged
+    --data_acked;
+  }
+  t.sndbuf.trim(chunks_, data_acked);
+  t.snd_una = ack;
+  if (seq_lt(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
+  rtt_from_ack(t, seg);
+  t.retries = 0;
+  t.rtt.reset_backoff();
+
+  if (t.in_recovery) {
+    if (seq_ge(ack, t.recover)) {
+      // RFC 6582 §3.2 step 6: full acknowledgment ends fast recovery.
+      t.in_recovery = false;
+      t.dupacks = 0;
+      t.cc.on_exit_recovery();
+    } else {
+      // RFC 6582 §3.2 step 5: partial ACK -> retransmit the next hole,
+      // deflate by the amount acked, add back one SMSS.
+      t.cc.deflate(acked);
+      if (acked >= t.mss) t.cc.inflate(t.mss);
+      retransmit_head(t);
+      t.rtx_at = now_ + t.rtt.rto();
+    }
+  } else {
+    t.dupacks = 0;
+    // RFC 7661 spirit / RFC 9438 §4.6: grow cwnd only when it limited us.
+    if (flight_before + t.mss >= t.cc.cwnd()) t.cc.on_ack(acked, now_, t.rtt.srtt());
+  }
+
+  // RFC 6298 (5.2) all data acked -> stop the timer; (5.3) else restart it.
+  if (t.snd_una == t.snd_max) {
+    if (!t.persist) t.rtx_at = kNever;
+  } else if (!t.in_recovery || seq_ge(ack, t.recover)) {
+    t.rtx_at = now_ + t.rtt.rto();
+    t.persist = false;
+  }
+
+  if (t.want_writable && t.app_owned && !t.orphan && send_space(t) > 0) {
+    t.want_writable = false;
+    if (t.handlers->on_writable != nullptr) t.handlers->on_writable(t);
+  }
+}
+
+// RFC 5681 §3.2 / RFC 6582 §3.2 duplicate ACK handling.
+void StackImpl::dup_ack(Tcb& t) {
+  if (t.dupacks < 255) ++t.dupacks;
+  if (t.in_recovery) {
+    t.cc.inflate(t.mss);  // RFC 6582 step 4: each further duplicate inflates
+    return;               // output() at the end of input sends what it allows
+  }
+  if (t.dupacks != 3) return;
+  // RFC 6582 §3.2 step 2: only if the cumulative ACK covers more than "recover".
+  if (!seq_gt(t.snd_una, t.recover) && t.recover != t.snd_una) return;
+  ctr_.fast_retransmits.inc();
+  t.recover = t.snd_max;
+  t.in_recovery = true;
+  t.cc.on_enter_recovery(t.flight(), now_);
+  t.cc.inflate(3 * static_cast<std::uint32_t>(t.mss));
+  t.rtt_timing = false;  // Karn
+  retransmit_head(t);
+  t.rtx_at = now_ + t.rtt.rto();
+  t.persist = false;
+}
+
+// RFC 9293 §3.10.7.4 fifth check, window update rule (SND.WL1 / SND.WL2).
+void StackImpl::update_window(Tcb& t, const Segment& seg) {
+  if (seq_lt(t.snd_wl1, seg.seq) || (t.snd_wl1 == seg.seq && seq_le(t.snd_wl2, seg.ack))) {
+    const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
+    t.snd_wnd = wnd;
+    t.snd_wl1 = seg.seq;
+    t.snd_wl2 = seg.ack;
+    t.max_snd_wnd = std::max(t.max_snd_wnd, wnd);
+    if (wnd > 0 && t.persist) {
+      // The window opened: leave persist mode; output() sends.
+      t.persist = false;
+      t.persist_shift = 0;
+      t.rtx_at = t.snd_max != t.snd_una ? now_ + t.rtt.rto() : kNever;
+    }
+  }
+}
+
+// Seventh and eighth checks. [seq, seq+len) lies within the window.
+void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data,
+                             std::uint32_t len, bool fin) {
+  if (!in_state(t.state, State::kEstablished | State::kFinWait1 | State::kFinWait2)) {
+    // CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN was received; text and
+    // FIN beyond it are ignored (§3.10.7.4 seventh/eighth).
+    return;
+  }
+  if (len > 0 && t.orphan) {
+    // RFC 9293 §3.10.4 / RFC 2525 §2.17: data for a closed socket -> RST.
+    send_rst(t);
+    close_tcb(t, CloseReason::kAborted);
+    return;
+  }
+  if (seq != t.rcv_nxt) {
+    // Out of order: queue it (RFC 9293 §3.10.7.4 seventh) and send an
+    // immediate duplicate ACK with SACK blocks (RFC 5681 §4.2, RFC 2018 §4).
+    ctr_.ooo_segs.inc();
+    if (t.reasm == nullptr) t.reasm = get_reasm();
+    if (len > 0 && !t.reasm->insert(seq, data, len, t.rcv_nxt, t.rcv_wnd())) {
+      ctr_.drop(DropReason::kNoMemory);
+    } else if (fin) {
+      t.reasm->set_fin(seq + len);
+    }
+    t.ack_now = true;
+    return;
+  }
+  if (len > 0) {
+    t.rcv_nxt += len;
+    t.pending_ack_bytes += len;
+    t.rcv_mss = static_cast<std::uint16_t>(std::max<std::uint32_t>(t.rcv_mss, std::min(len, 65535u)));
+    deliver(t, data, len);
+    if (t.dead) return;
+  }
+  if (t.reasm != nullptr) {
+    // Bytes that became contiguous: deliver them and ACK at once (RFC 5681
+    // §4.2: an ACK for a segment that fills a hole is sent immediately).
+    const std::uint32_t n = t.reasm->deliver(t.rcv_nxt, [&](ByteView v) {
+      t.rcv_nxt += static_cast<std::uint32_t>(v.size);
+      if (!t.dead) deliver(t, v.data, static_cast<std::uint32_t>(v.size));
+    });
+    if (t.dead) return;
+    if (n > 0) t.ack_now = true;
+    const auto qfin = t.reasm->fin_seq();
+    if (qfin && *qfin == t.rcv_nxt) fin = true;
+    if (t.reasm->empty() && !t.reasm->fin_seq()) {
+      put_reasm(t.reasm);
+      t.reasm = nullptr;
+    }
+  }
+  if (fin) {
+    fin_arrived(t);
+    return;
+  }
+  // RFC 5681 §4.2: ACK at least every second full-sized segment.
+  if (t.pending_ack_bytes >= 2u * t.rcv_mss) t.ack_now = true;
+}
+
+void StackImpl::deliver(Tcb& t, const std::uint8_t* data, std::uint32_t len) {
+  if (!t.app_owned || t.orphan || t.handlers->on_data == nullptr) return;
+  t.handlers->on_data(t, ByteView{data, len});
+}
+
+// Eighth check: a FIN at RCV.NXT.
+void StackImpl::fin_arrived(Tcb& t) {
+  t.rcv_nxt += 1;
+  t.ack_now = true;
+  if (t.reasm != nullptr) {
+    put_reasm(t.reasm);
+    t.reasm = nullptr;
+  }
+  const State from = t.state;
+  switch (from) {
+    case State::kEstablished:
+      // ESTABLISHED -> CLOSE-WAIT (§3.10.7.4 eighth).
+      set_state(&t, from, State::kCloseWait);
+      break;
+    case State::kFinWait1:
+      // FIN-WAIT-1 -> CLOSING (§3.10.7.4 eighth; our FIN not yet acked,
+      // else ack_arrived() would have moved us to FIN-WAIT-2): simultaneous close.
+      set_state(&t, from, State::kClosing);
+      break;
+    case State::kFinWait2:
+      break;  // -> TIME-WAIT below, after the application heard of it
+    default:
+      return;
+  }
+  if (!t.orphan && t.app_owned && t.handlers->on_peer_closed != nullptr) {
+    t.handlers->on_peer_closed(t);
+    if (t.dead) return;
+  }
+  if (t.state == State::kFinWait2) {
+    // FIN-WAIT-2 -> TIME-WAIT (§3.10.7.4 eighth).
+    enter_time_wait(t);
+  }
+}
+
+}  // namespace shardtcp::tcp

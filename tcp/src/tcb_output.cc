@@ -1,0 +1,223 @@
+// Segments out: ACKs, SYN/SYN-ACK, RST, data and FIN transmission with the
+// window rules of RFC 9293 §3.8.6 and RFC 1122 §4.2.3.3/§4.2.3.4 (SWS
+// avoidance on both sides, Nagle), RFC 5681 congestion window.
+#include <algorithm>
+
+#include "stack_impl.h"
+
+namespace shardtcp::tcp {
+
+std::uint32_t StackImpl::ts_now_for(TimeUs now, std::uint32_t offset) {
+  // RFC 7323 §5.4: a 1 ms timestamp clock, offset per connection (RFC 7323
+  // §7.1 recommends a random offset so TSval leaks no host uptime).
+  return static_cast<std::uint32_t>(now / kUsPerMs) + offset;
+}
+
+std::uint32_t StackImpl::ts_now(const Tcb& t) const { return ts_now_for(now_, t.ts_offset); }
+
+// Our receive window: rcv_buf minus out-of-order bytes held (in-order bytes
+// are consumed by on_data at once). The right edge never moves left (RFC 9293
+// §3.8.6.2.2) and moves right only in steps of min(rcv_buf/2, MSS) (receiver
+// SWS avoidance, RFC 1122 §4.2.3.3).
+std::uint16_t StackImpl::window_field(Tcb& t) {
+  const std::uint32_t held = t.reasm != nullptr ? t.reasm->bytes() : 0;
+  std::uint64_t space = cfg_.rcv_buf > held ? cfg_.rcv_buf - held : 0;
+  space = std::min<std::uint64_t>(space, std::uint64_t{65535} << t.rcv_wscale);
+  const std::uint32_t cur = seq_ge(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
+  if (space > cur) {
+    const std::uint32_t step = std::min<std::uint32_t>(cfg_.rcv_buf / 2, cfg_.mss);
+    if (space - cur >= step || cur == 0) {
+      t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(space);
+    }
+  }
+  if (seq_lt(t.rcv_adv, t.rcv_nxt)) t.rcv_adv = t.rcv_nxt;
+  const std::uint32_t wnd = t.rcv_adv - t.rcv_nxt;
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd >> t.rcv_wscale, 65535));
+}
+
+OutSegment& StackImpl::emit(Tcb& t, std::uint8_t flags, std::uint32_t seq) {
+  OutSegment& o = out_.emplace_back();
+  o.tuple = t.tuple;
+  o.seq = seq;
+  o.flags = flags;
+  if (flags & kAck) {
+    o.ack = t.rcv_nxt;
+    t.last_ack_sent = t.rcv_nxt;
+    // Any ACK we send carries everything pending (delayed ACK satisfied).
+    t.pending_ack_bytes = 0;
+    t.ack_now = false;
+    t.delack_at = kNever;
+  }
+  if (flags & kSyn) {
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    const std::uint32_t w = std::min<std::uint32_t>(cfg_.rcv_buf, 65535);
+    o.window = static_cast<std::uint16_t>(w);
+    if (flags & kAck) t.rcv_adv = t.rcv_nxt + w;
+  } else if (!(flags & kRst)) {
+    o.window = window_field(t);
+  }
+  if (t.ts_ok && !(flags & kRst)) {
+    // RFC 7323 §3.2: TSopt in every segment once negotiated.
+    o.opts.has_timestamps = true;
+    o.opts.ts_val = ts_now(t);
+    o.opts.ts_ecr = t.ts_recent;
+  }
+  ctr_.out_segs.inc();
+  if (flags & kRst) ctr_.out_rsts.inc();
+  return o;
+}
+
+void StackImpl::send_ack(Tcb& t) {
+  OutSegment& o = emit(t, kAck, t.snd_nxt);
+  if (t.sack_ok && t.reasm != nullptr && !t.reasm->empty()) {
+    // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
+    // beside timestamps, 4 without.
+    o.opts.num_sack = static_cast<std::uint8_t>(t.reasm->sack_blocks(o.opts.sack, t.ts_ok ? 3 : 4));
+  }
+}
+
+void StackImpl::send_syn(Tcb& t) {
+  const bool syn_ack = t.state == State::kSynReceived;
+  if (t.retries > 0) ctr_.retrans_segs.inc();
+  const bool active_syn = !syn_ack;
+  const std::uint8_t flags = syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : std::uint8_t{kSyn};
+  OutSegment& o = emit(t, flags, t.iss);
+  o.opts.has_mss = true;
+  o.opts.mss = cfg_.mss;
+  if (active_syn) {
+    // Offer everything we support (RFC 7323 §2.2/§3.2, RFC 2018 §2).
+    o.opts.has_wscale = cfg_.window_scaling;
+    o.opts.wscale = t.rcv_wscale;
+    o.opts.sack_permitted = cfg_.sack;
+    if (cfg_.timestamps) {
+      o.opts.has_timestamps = true;
+      o.opts.ts_val = ts_now(t);
+      o.opts.ts_ecr = 0;
+    }
+  } else {
+    // Answer only what the peer offered.
+    o.opts.has_wscale = t.ws_ok;
+    o.opts.wscale = t.rcv_wscale;
+    o.opts.sack_permitted = t.sack_ok;
+  }
+  t.snd_nxt = t.iss + 1;
+  t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+  if (t.retries == 0 && !t.rtt_timing) {
+    t.rtt_timing = true;
+    t.rtt_seq = t.iss;
+    t.rtt_time = now_;
+  }
+}
+
+void StackImpl::send_rst(Tcb& t) {
+  // <SEQ=SND.NXT><CTL=RST>, with ACK as Linux does so stateful firewalls and
+  // peers in SYN-SENT accept it.
+  emit(t, static_cast<std::uint8_t>(kRst | kAck), t.snd_max);
+}
+
+// RFC 9293 §3.10.7.1 (and the "no TCB" cases of §3.10.7.2/3):
+// ACK set -> <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+void StackImpl::reply_rst(const Segment& seg) {
+  if (seg.flags & kRst) return;  // never answer a RST with a RST
+  OutSegment& o = out_.emplace_back();
+  o.tuple = seg.tuple;
+  if (seg.flags & kAck) {
+    o.seq = seg.ack;
+    o.flags = kRst;
+  } else {
+    o.seq = 0;
+    o.ack = seg.seq + seg.seg_len();
+    o.flags = static_cast<std::uint8_t>(kRst | kAck);
+  }
+  ctr_.out_segs.inc();
+  ctr_.out_rsts.inc();
+}
+
+void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin) {
+  const std::uint32_t end = t.data_end();
+  std::uint8_t flags = kAck;
+  if (fin) flags |= kFin;
+  if (len > 0 && seq + len == end) flags |= kPsh;
+  OutSegment& o = emit(t, flags, seq);
+  if (len > 0) {
+    o.payload_len = len;
+    o.payload_src = &t.sndbuf;
+    o.payload_offset = seq - t.data_seq0();
+  }
+  const bool retransmission = seq_lt(seq, t.snd_max);
+  if (retransmission) {
+    ctr_.retrans_segs.inc();
+  } else if (!t.rtt_timing && len > 0) {
+    // RFC 6298 §3: time one new segment per RTT (Karn: never a retransmission).
+    t.rtt_timing = true;
+    t.rtt_seq = seq;
+    t.rtt_time = now_;
+  }
+  t.snd_max = seq_max(t.snd_max, seq + len + (fin ? 1u : 0u));
+  if (t.rtx_at == kNever || t.persist) {
+    // RFC 6298 (5.1): start the timer when it is not running.
+    t.persist = false;
+    t.rtx_at = now_ + t.rtt.rto();
+  }
+}
+
+void StackImpl::retransmit_head(Tcb& t) {
+  const std::uint32_t end = t.data_end();
+  const std::uint32_t unacked = seq_lt(t.snd_una, end) ? end - t.snd_una : 0;
+  const std::uint32_t len = std::min<std::uint32_t>(unacked, t.mss);
+  const bool fin = t.fin_sent() && !t.fin_acked && t.snd_una + len == end;
+  if (len == 0 && !fin) return;
+  send_data(t, t.snd_una, len, fin);
+}
+
+TimeUs StackImpl::persist_interval(const Tcb& t) const {
+  // RFC 9293 §3.8.6.1 with exponential backoff, bounded like the RTO.
+  const TimeUs base = std::max(t.rtt.rto(), cfg_.rto_min);
+  const unsigned shift = std::min<unsigned>(t.persist_shift, 20);
+  const TimeUs iv = base << shift;
+  return std::min(iv, cfg_.rto_max);
+}
+
+// Sends what the windows allow. force_one: a retransmission timer or the SWS
+// override fired, send one segment even if SWS/Nagle would wait.
+void StackImpl::output(Tcb& t, bool force_one) {
+  if (t.dead) return;
+  if (!in_state(t.state, State::kEstablished | State::kCloseWait | State::kFinWait1 |
+                             State::kClosing | State::kLastAck)) {
+    return;
+  }
+  for (;;) {
+    const std::uint32_t end = t.data_end();
+    const std::uint32_t unsent = seq_lt(t.snd_nxt, end) ? end - t.snd_nxt : 0;
+    const bool fin_due = t.fin_queued && !t.fin_acked && unsent == 0 && t.snd_nxt == end;
+    if (unsent == 0 && !fin_due) break;
+    const std::uint32_t in_flight = t.snd_nxt - t.snd_una;
+    const std::uint32_t wnd = std::min(t.snd_wnd, t.cc.cwnd());
+    const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+    const std::uint32_t len = std::min({unsent, static_cast<std::uint32_t>(t.mss), usable});
+    if (unsent > 0 && len == 0) break;  // window closed: persist below
+    if (len > 0 && len < t.mss && !force_one) {
+      if (len < unsent) {
+        // RFC 1122 §4.2.3.4: a window-limited small segment only if it is at
+        // least half the largest window the peer offered.
+        if (len < t.max_snd_wnd / 2) break;
+      } else if (t.nagle && in_flight > 0) {
+        break;  // RFC 896 / RFC 1122 §4.2.3.4 Nagle: one small segment in flight
+      }
+    }
+    const bool fin = t.fin_queued && !t.fin_acked && t.snd_nxt + len == end;
+    send_data(t, t.snd_nxt, len, fin);
+    t.snd_nxt += len + (fin ? 1u : 0u);
+    force_one = false;
+    if (fin) break;
+  }
+  // RFC 9293 §3.8.6.1: data waits, nothing is in flight, the window is shut
+  // (or too small to send without SWS): the persist timer probes it.
+  const std::uint32_t end = t.data_end();
+  if (seq_lt(t.snd_nxt, end) && t.snd_nxt == t.snd_una && t.rtx_at == kNever) {
+    t.persist = true;
+    t.rtx_at = now_ + persist_interval(t);
+  }
+}
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,191 @@
+// Per-connection timers. One TimerNode per Tcb is armed at the earliest of
+// three deadlines (FreeBSD style):
+//   rtx_at    RTO (RFC 6298), SYN/SYN-ACK retransmission, or persist (§3.8.6.1)
+//   delack_at delayed ACK (RFC 1122 §4.2.3.2)
+//   idle_at   keepalive (RFC 1122 §4.2.3.6) or orphaned FIN-WAIT-2 timeout
+// Plus TIME-WAIT entry creation (the compact entry has no timer node).
+#include <algorithm>
+
+#include "stack_impl.h"
+
+namespace shardtcp::tcp {
+
+void StackImpl::rearm(Tcb& t) {
+  if (t.dead) return;
+  const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at});
+  if (d == kNever) {
+    wheel_.cancel(t.timer);
+  } else if (!t.timer.armed() || t.timer.deadline != d) {
+    wheel_.arm(t.timer, d);
+  }
+}
+
+void StackImpl::start_rto(Tcb& t) {
+  t.persist = false;
+  t.rtx_at = now_ + t.rtt.rto();
+}
+
+void StackImpl::on_timer(Tcb& t) {
+  if (t.dead) return;
+  if (t.delack_at <= now_) {
+    t.delack_at = kNever;
+    if (t.pending_ack_bytes > 0) {
+      ctr_.delayed_acks.inc();
+      send_ack(t);
+    }
+  }
+  if (t.rtx_at <= now_) {
+    t.rtx_at = kNever;
+    if (t.persist) {
+      persist_expired(t);
+    } else {
+      rto_expired(t);
+    }
+    if (t.dead) return;
+  }
+  if (t.idle_at <= now_) {
+    t.idle_at = kNever;
+    idle_expired(t);
+    if (t.dead) return;
+  }
+  rearm(t);
+}
+
+void StackImpl::rto_expired(Tcb& t) {
+  ctr_.rto_expirations.inc();
+  if (in_state(t.state, State::kSynSent | State::kSynReceived)) {
+    if (t.retries >= cfg_.syn_retries) {
+      // SYN-SENT / SYN-RECEIVED -> CLOSED: handshake retries exhausted.
+      ctr_.attempt_fails.inc();
+      ctr_.timeouts.inc();
+      close_tcb(t, CloseReason::kTimeout);
+      return;
+    }
+    ++t.retries;
+    t.rtt.backoff();  // RFC 6298 (5.5)
+    t.rtt_timing = false;
+    t.syn_rto_fired = true;
+    send_syn(t);
+    start_rto(t);
+    return;
+  }
+  if (t.retries >= cfg_.max_retries) {
+    // Retransmissions exhausted -> CLOSED, the application is told.
+    ctr_.timeouts.inc();
+    if (in_state(t.state, State::kEstablished | State::kCloseWait)) ctr_.estab_resets.inc();
+    close_tcb(t, CloseReason::kTimeout);
+    return;
+  }
+  ++t.retries;
+  const bool first = t.retries == 1;
+  t.rtt.backoff();  // RFC 6298 (5.5)
+  t.cc.on_rto(t.flight(), now_, first);  // RFC 5681 §3.1 (4)
+  t.in_recovery = false;
+  t.dupacks = 0;
+  t.rtt_timing = false;     // Karn
+  t.recover = t.snd_max;    // RFC 6582 §4: no fast retransmit for old duplicates
+  t.snd_nxt = t.snd_una;    // go back: resend from the first unacknowledged byte
+  // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, timer at the new RTO.
+  output(t, true);
+  if (!t.persist) t.rtx_at = now_ + t.rtt.rto();
+}
+
+void StackImpl::persist_expired(Tcb& t) {
+  t.persist = false;
+  if (t.snd_wnd > 0) {
+    // SWS override (RFC 1122 §4.2.3.4): the window is open but small; send.
+    output(t, true);
+    return;
+  }
+  if (t.retries >= cfg_.max_retries) {
+    // Probes unanswered as often as data retransmissions would be.
+    ctr_.timeouts.inc();
+    if (in_state(t.state, State::kEstablished | State::kCloseWait)) ctr_.estab_resets.inc();
+    close_tcb(t, CloseReason::kTimeout);
+    return;
+  }
+  ++t.retries;
+  ctr_.zero_window_probes.inc();
+  // RFC 9293 §3.8.6.1: probe a zero window with one octet of new data;
+  // SND.NXT does not advance (the ACK tells whether the octet was taken).
+  const std::uint32_t end = t.data_end();
+  if (seq_lt(t.snd_nxt, end)) {
+    send_data(t, t.snd_nxt, 1, false);
+  } else {
+    send_ack(t);
+  }
+  if (t.persist_shift < 30) ++t.persist_shift;
+  t.persist = true;
+  t.rtx_at = now_ + persist_interval(t);
+}
+
+void StackImpl::idle_expired(Tcb& t) {
+  if (t.state == State::kFinWait2 && t.orphan) {
+    // Orphaned FIN-WAIT-2 -> CLOSED: the peer never sent its FIN. Reset it
+    // so it does not wait forever either (Linux does the same).
+    ctr_.fin_wait2_timeouts.inc();
+    send_rst(t);
+    close_tcb(t, CloseReason::kFinWait2Timeout);
+    return;
+  }
+  if (!t.keepalive || !in_state(t.state, State::kEstablished | State::kCloseWait)) return;
+  // RFC 1122 §4.2.3.6: probe after keepalive_idle without any segment from
+  // the peer, then every keepalive_interval; give up after keepalive_probes.
+  const TimeUs due = t.last_rcv + cfg_.keepalive_idle + t.ka_probes * cfg_.keepalive_interval;
+  if (now_ < due) {
+    t.idle_at = due;  // traffic since the timer was armed
+    return;
+  }
+  if (t.snd_max != t.snd_una) {
+    t.idle_at = now_ + cfg_.keepalive_interval;  // data in flight: the RTO is in charge
+    return;
+  }
+  if (t.ka_probes >= cfg_.keepalive_probes) {
+    ctr_.timeouts.inc();
+    ctr_.estab_resets.inc();
+    send_rst(t);
+    close_tcb(t, CloseReason::kTimeout);
+    return;
+  }
+  ++t.ka_probes;
+  ctr_.keepalive_probes.inc();
+  // <SEQ=SND.NXT-1><ACK=RCV.NXT>: the peer must answer with an ACK.
+  emit(t, kAck, t.snd_una - 1);
+  t.idle_at = now_ + cfg_.keepalive_interval;
+}
+
+// (FIN-WAIT-2 | CLOSING) -> TIME-WAIT. The Tcb and its buffers go; a compact
+// entry answers for the 4-tuple for 2*MSL (issue 4, RFC 9293 §3.10.7.4).
+void StackImpl::enter_time_wait(Tcb& t) {
+  if (t.ack_now) send_ack(t);  // the ACK of the peer's FIN leaves first
+  TimeWaitEntry e;
+  e.tuple = t.tuple;
+  e.snd_nxt = t.snd_max;
+  e.rcv_nxt = t.rcv_nxt;
+  e.ts_recent = t.ts_recent;
+  e.ts_offset = t.ts_offset;
+  e.window = window_field(t);
+  e.snd_wscale = t.snd_wscale;
+  e.rcv_wscale = t.rcv_wscale;
+  e.ts_ok = t.ts_ok;
+  e.sack_ok = t.sack_ok;
+  const State from = t.state;
+  // Free the table slot first: the store indexes the same tuple separately.
+  bool recycled = false;
+  TimeWaitEntry* stored = tw_.insert(e, now_, &recycled);
+  if (recycled) {
+    // The oldest TIME-WAIT entry was evicted at capacity: TIME-WAIT -> CLOSED.
+    ctr_.time_wait_recycled.inc();
+    set_state(nullptr, State::kTimeWait, State::kClosed);
+  }
+  if (stored != nullptr) {
+    set_state(&t, from, State::kTimeWait);
+    release(t);
+    notify_closed(t, CloseReason::kNormal);
+  } else {
+    // TIME-WAIT disabled (capacity 0): straight to CLOSED.
+    close_tcb(t, CloseReason::kNormal);
+  }
+}
+
+}  // namespace shardtcp::tcp

@@ -1,0 +1,170 @@
+#include "engine_harness.h"
+
+namespace shardtcp::tcp::testing {
+
+std::string flags_str(std::uint8_t f) {
+  std::string s;
+  if (f & kSyn) s += "S";
+  if (f & kFin) s += "F";
+  if (f & kRst) s += "R";
+  if (f & kPsh) s += "P";
+  if (f & kAck) s += ".";
+  return s;
+}
+
+namespace {
+AppLog& log_of(Connection& c) { return *static_cast<AppLog*>(c.user()); }
+
+void on_accept(Connection& c, void* listener_user) {
+  auto* app = static_cast<AppLog*>(listener_user);
+  c.set_user(app);
+  app->accepted.push_back(&c);
+  if (!app->send_on_accept.empty()) c.send(app->send_on_accept.data(), app->send_on_accept.size());
+  if (app->close_on_accept) c.close();
+}
+void on_connected(Connection& c) { log_of(c).connected.push_back(&c); }
+void on_data(Connection& c, ByteView v) {
+  AppLog& app = log_of(c);
+  app.data.append(reinterpret_cast<const char*>(v.data), v.size);
+  ++app.data_calls;
+  if (app.echo) c.send(v.data, v.size);
+  if (app.abort_on_data) c.abort();
+}
+void on_writable(Connection& c) { ++log_of(c).writable; }
+void on_peer_closed(Connection& c) {
+  AppLog& app = log_of(c);
+  ++app.peer_closed;
+  if (app.close_on_peer_fin) c.close();
+}
+void on_closed(Connection& c, CloseReason r) { log_of(c).closed.push_back(r); }
+}  // namespace
+
+TcpConfig Harness::default_config() {
+  TcpConfig c;
+  c.isn_secret[0] = 1;
+  c.isn_secret[1] = 2;
+  c.msl = 30 * kUsPerSec;
+  c.rto_initial = 1 * kUsPerSec;
+  c.rto_min = 200 * kUsPerMs;
+  c.rcv_buf = 65535;  // no window scaling needed unless a test asks
+  return c;
+}
+
+Harness::Harness(TcpConfig c) : cfg(c) {
+  stack = std::make_unique<Stack>(cfg, counters, 0, now);
+  handlers.on_accept = on_accept;
+  handlers.on_connected = on_connected;
+  handlers.on_data = on_data;
+  handlers.on_writable = on_writable;
+  handlers.on_peer_closed = on_peer_closed;
+  handlers.on_closed = on_closed;
+}
+
+void Harness::listen(std::uint16_t port, ListenOptions opts) {
+  ASSERT_TRUE(stack->listen(port, handlers, &app, 0, opts));
+}
+
+Connection* Harness::connect(FourTuple t) {
+  if (t.local_port == 0) t = tuple;
+  Connection* c = stack->connect(t, handlers, &app, now);
+  collect();
+  return c;
+}
+
+Segment Harness::seg(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+                     const std::string& data, std::uint16_t window, const TcpOptions& opts) const {
+  Segment s;
+  s.tuple = tuple;
+  s.seq = seq;
+  s.ack = ack;
+  s.flags = flags;
+  s.window = window;
+  s.opts = opts;
+  s.payload = reinterpret_cast<const std::uint8_t*>(data.data());
+  s.payload_len = static_cast<std::uint32_t>(data.size());
+  return s;
+}
+
+void Harness::in(const Segment& s) {
+  stack->input(s, now);
+  collect();
+}
+
+void Harness::in(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, const std::string& data,
+                 std::uint16_t window, const TcpOptions& opts) {
+  // `data` must outlive input() only: the engine copies what it keeps.
+  in(seg(flags, seq, ack, data, window, opts));
+}
+
+void Harness::advance(TimeUs dt) { advance_to(now + dt); }
+
+void Harness::advance_to(TimeUs t) {
+  now = t;
+  stack->poll(now);
+  collect();
+}
+
+void Harness::collect() {
+  for (const OutSegment& o : stack->output()) {
+    Out r;
+    r.seg = o;
+    if (o.payload_len > 0) {
+      r.payload.resize(o.payload_len);
+      copy_payload(o, reinterpret_cast<std::uint8_t*>(r.payload.data()));
+    }
+    r.seg.payload_src = nullptr;  // dead after clear_output()
+    out_.push_back(std::move(r));
+  }
+  stack->clear_output();
+}
+
+std::vector<Out> Harness::take() {
+  std::vector<Out> r;
+  r.swap(out_);
+  return r;
+}
+
+Out Harness::take_one() {
+  auto v = take();
+  EXPECT_EQ(v.size(), 1u) << "expected exactly one segment";
+  if (v.empty()) return Out{};
+  return v.front();
+}
+
+void Harness::expect_none() {
+  auto v = take();
+  EXPECT_TRUE(v.empty()) << "unexpected segment: " << flags_str(v.front().seg.flags)
+                         << " seq=" << v.front().seg.seq << " ack=" << v.front().seg.ack;
+}
+
+TcpOptions Harness::mss_only(std::uint16_t mss) {
+  TcpOptions o;
+  o.has_mss = true;
+  o.mss = mss;
+  return o;
+}
+
+Connection* Harness::open(std::uint32_t peer_isn, std::uint32_t our_iss,
+                          const TcpOptions& syn_opts) {
+  impl().isn_override_ = true;
+  impl().isn_override_value_ = our_iss;
+  in(kSyn, peer_isn, 0, "", 65535, syn_opts);
+  Out sa = take_one();
+  EXPECT_EQ(sa.seg.flags, kSyn | kAck);
+  EXPECT_EQ(sa.seg.seq, our_iss);
+  EXPECT_EQ(sa.seg.ack, peer_isn + 1);
+  TcpOptions ack_opts;
+  if (syn_opts.has_timestamps) {
+    ack_opts.has_timestamps = true;
+    ack_opts.ts_val = syn_opts.ts_val + 1;
+    ack_opts.ts_ecr = sa.seg.opts.ts_val;
+  }
+  const std::size_t before = app.accepted.size();
+  in(kAck, peer_isn + 1, our_iss + 1, "", 65535, ack_opts);
+  EXPECT_EQ(app.accepted.size(), before + 1);
+  peer_nxt = peer_isn + 1;
+  our_nxt = our_iss + 1;
+  return app.accepted.empty() ? nullptr : app.accepted.back();
+}
+
+}  // namespace shardtcp::tcp::testing
