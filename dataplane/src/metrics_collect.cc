@@ -170,18 +170,22 @@ void MetricsExporter::Collector::collect_tcp(std::deque<MetricFamily>& out) cons
              static_cast<double>(c.tcp->state[static_cast<std::size_t>(i)].get()));
     }
   }
-  const tcp::TimeUs now = hooks_.now_us ? hooks_.now_us() : 0;
-  auto& age = family(out, "shardtcp_tcp_close_wait_oldest_age_seconds",
-                     "Age of the oldest connection in CLOSE-WAIT (0 if none): an application "
-                     "that never closes shows a growing value.",
-                     MetricType::Gauge);
-  for (const auto& c : cores_) {
-    const std::int64_t since = c.tcp->oldest_close_wait_since.get();
-    double seconds = 0;
-    if (since > 0 && hooks_.now_us && now > static_cast<tcp::TimeUs>(since)) {
-      seconds = static_cast<double>(now - static_cast<tcp::TimeUs>(since)) / 1e6;
+  // Needs the engine's clock; without one the family is left out rather than
+  // reported wrong.
+  if (hooks_.now_us) {
+    const tcp::TimeUs now = hooks_.now_us();
+    auto& age = family(out, "shardtcp_tcp_close_wait_oldest_age_seconds",
+                       "Age of the oldest connection in CLOSE-WAIT (0 if none): an "
+                       "application that never closes shows a growing value.",
+                       MetricType::Gauge);
+    for (const auto& c : cores_) {
+      const std::int64_t since = c.tcp->oldest_close_wait_since.get();
+      double seconds = 0;
+      if (since > 0 && now > static_cast<tcp::TimeUs>(since)) {
+        seconds = static_cast<double>(now - static_cast<tcp::TimeUs>(since)) / 1e6;
+      }
+      sample(age, {{"core", std::to_string(c.core)}}, seconds);
     }
-    sample(age, {{"core", std::to_string(c.core)}}, seconds);
   }
   auto& cap = family(out, "shardtcp_tcp_time_wait_capacity",
                      "TIME-WAIT entries this core can hold before recycling the oldest.",

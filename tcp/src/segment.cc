@@ -144,7 +144,7 @@ std::size_t base_options_len(const TcpOptions& o) {
 
 ParseStatus parse_segment(const std::uint8_t* tcp, std::size_t len, Segment& out) {
   if (tcp == nullptr || len < kMinHeader) return ParseStatus::kTooShort;
-  const std::size_t hdr = std::size_t{tcp[12] >> 4} * 4;
+  const std::size_t hdr = static_cast<std::size_t>(tcp[12] >> 4) * 4;
   if (hdr < kMinHeader || hdr > len) return ParseStatus::kBadDataOffset;
 
   // The packet's source is the remote end (FourTuple is from our side).

@@ -40,8 +40,10 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
 
 StackImpl::~StackImpl() {
   // Live Tcbs are trivially destructible apart from what the pools own
-  // (chunks, reassembly queues), and the pools free that memory.
+  // (chunks, reassembly queues), and the pools free that memory. Their timer
+  // nodes live in the Tcb slabs, which go before the wheel: disarm them.
   reap();
+  flows_.for_each([this](const FourTuple&, Tcb*& t) { wheel_.cancel(t->timer); });
 }
 
 // --- set_state ------------------------------------------------------------------

@@ -11,6 +11,19 @@ namespace {
 
 constexpr std::uint32_t kCountShift = 24;
 constexpr std::uint32_t kLowMask = (1u << kCountShift) - 1;
+// The MSS index is spread over the 24 low bits as index * kSpread (mod 2^24)
+// instead of being added as a small number: a cookie changed by a small
+// amount (ack + 1, say) then decodes to an index >= 8 and fails, where
+// Linux's plain "hash + index" would yield a neighbouring valid index.
+// kSpread is odd, hence invertible mod 2^24; kSpreadInv * kSpread == 1.
+constexpr std::uint32_t kSpread = 0x9E3779u | 1u;
+constexpr std::uint32_t inverse_mod_2_24(std::uint32_t a) {
+  std::uint32_t x = a;  // Newton iteration: each step doubles the correct bits
+  for (int i = 0; i < 5; ++i) x *= 2u - a * x;
+  return x & kLowMask;
+}
+constexpr std::uint32_t kSpreadInv = inverse_mod_2_24(kSpread);
+static_assert(((kSpread * kSpreadInv) & kLowMask) == 1u);
 
 constexpr std::uint32_t kTsWscaleMask = 0x0f;  // bits 0-3
 constexpr std::uint32_t kTsNoWscale = 0x0f;    // "client sent no window scale"
@@ -41,14 +54,17 @@ std::uint32_t SynCookies::h1(const FourTuple& t) const {
   return static_cast<std::uint32_t>(siphash_tuple(t, k1_));
 }
 
-std::uint32_t SynCookies::h2(const FourTuple& t, std::uint32_t count) const {
-  // The counter goes into the hash (RFC 4987 §3.6: "t" mixed with the secret)
-  // so an old cookie cannot be re-dated by editing its top byte.
-  std::uint8_t m[16];
-  const std::uint32_t w[4] = {t.local_ip, t.remote_ip,
-                              static_cast<std::uint32_t>(t.local_port) | (std::uint32_t{t.remote_port} << 16),
-                              count};
-  for (int i = 0; i < 4; ++i) {
+std::uint32_t SynCookies::h2(const FourTuple& t, std::uint32_t count,
+                             std::uint32_t peer_isn) const {
+  // The counter and the peer's ISN go into the hash (RFC 4987 §3.6: t and the
+  // client's sequence number mixed with the secret), so an old cookie cannot
+  // be re-dated by editing its top byte and an ACK with another SEG.SEQ fails.
+  std::uint8_t m[20];
+  const std::uint32_t w[5] = {
+      t.local_ip, t.remote_ip,
+      static_cast<std::uint32_t>(t.local_port) | (std::uint32_t{t.remote_port} << 16), count,
+      peer_isn};
+  for (int i = 0; i < 5; ++i) {
     for (int b = 0; b < 4; ++b) m[4 * i + b] = static_cast<std::uint8_t>(w[i] >> (8 * b));
   }
   return static_cast<std::uint32_t>(siphash24(m, sizeof(m), k2_));
@@ -66,7 +82,7 @@ unsigned SynCookies::mss_index(std::uint16_t mss) {
 std::uint32_t SynCookies::make(const FourTuple& t, std::uint32_t peer_isn, std::uint16_t mss,
                                TimeUs now) const {
   const auto count = static_cast<std::uint32_t>(now / kPeriod);
-  const std::uint32_t low = (h2(t, count) + mss_index(mss)) & kLowMask;
+  const std::uint32_t low = (h2(t, count, peer_isn) + mss_index(mss) * kSpread) & kLowMask;
   return h1(t) + peer_isn + (count << kCountShift) + low;
 }
 
@@ -77,7 +93,7 @@ std::optional<CookieInfo> SynCookies::check(const FourTuple& t, std::uint32_t pe
   // Age in counter periods, from the top byte (mod 256).
   const std::uint32_t age = (count - (c >> kCountShift)) & 0xff;
   if (age >= kMaxAge) return std::nullopt;
-  const std::uint32_t idx = (c - h2(t, count - age)) & kLowMask;
+  const std::uint32_t idx = ((c - h2(t, count - age, peer_isn)) * kSpreadInv) & kLowMask;
   if (idx >= kMssTableSize) return std::nullopt;
   CookieInfo info;
   info.mss = kMssTable[idx];

@@ -21,19 +21,34 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
          seq_in(seg.seq + len - 1, t.rcv_nxt, t.rcv_nxt + wnd);
 }
 
-void StackImpl::tcb_input(Tcb& t, const Segment& seg) {
-  const std::uint8_t f = seg.flags;
+void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   t.last_rcv = now_;
   t.ka_probes = 0;
 
   // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: answer
   // with the SYN-ACK again (RFC 9293 §3.8.1; what Linux does) instead of the
   // bare ACK the sequence check below would send.
-  if (t.state == State::kSynReceived && (f & (kSyn | kAck | kRst)) == kSyn && seg.seq == t.irs) {
+  if (t.state == State::kSynReceived && (in.flags & (kSyn | kAck | kRst)) == kSyn &&
+      in.seq == t.irs) {
     send_syn(t);
     ctr_.drop(DropReason::kUnacceptable);
     return;
   }
+  // Simultaneous open: the peer's SYN,ACK repeats the SYN we already hold
+  // (SEQ = IRS). Only the new part is processed (RFC 9293 §3.10.7.4, "if a
+  // segment's contents straddle the boundary between old and new"): drop the
+  // SYN octet and handle the rest as an ACK (BSD does the same).
+  Segment trimmed;
+  const Segment* sp = &in;
+  if (t.state == State::kSynReceived && (in.flags & kSyn) && (in.flags & kAck) &&
+      in.seq == t.irs) {
+    trimmed = in;
+    trimmed.flags = static_cast<std::uint8_t>(in.flags & ~kSyn);
+    trimmed.seq = in.seq + 1;
+    sp = &trimmed;
+  }
+  const Segment& seg = *sp;
+  const std::uint8_t f = seg.flags;
 
   // RFC 7323 §5.3 R1 (PAWS) runs before the sequence check. RSTs are exempt.
   if (t.ts_ok && seg.opts.has_timestamps && !(f & kRst) &&

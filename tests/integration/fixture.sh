@@ -24,7 +24,7 @@ hugepages_usable() {
 
 server_cmd() {
   if [[ $STCP_TARGET == linux ]]; then
-    echo "$PY" "$STCP_IT_DIR/refserver.py" --bind "$SERVER_IP" --port "$SERVER_PORT"
+    echo "$PY" "$STCP_IT_DIR/refserver.py" --bind "$SERVER_IP" --port "$SERVER_PORT" ${STCP_REFSERVER_ARGS:-}
     return
   fi
   [[ -x ${STCP_HTTPD:-} ]] || { echo "fixture: STCP_HTTPD not set or not executable: '${STCP_HTTPD:-}'" >&2; return 1; }
@@ -38,9 +38,24 @@ server_cmd() {
   echo "$STCP_HTTPD" "${args[@]}"
 }
 
+# mbufs in use at rest right after start-up, for test_leak.sh (metrics only).
+record_mbuf_baseline() {
+  [[ $STCP_TARGET == shardtcp ]] || return 0
+  sleep 0.5  # let the readiness probe's connection finish closing
+  dp curl -s --max-time 2 "${STCP_METRICS_URL:-http://127.0.0.1:9100/metrics}" 2>/dev/null |
+    awk '/^shardtcp_mempool_mbufs\{/ && /state="in_use"/ { seen = 1; sum += $NF }
+         END { if (seen) print sum }' >"$STCP_STATE_DIR/mbuf_baseline.tmp" || true
+  if [[ -s $STCP_STATE_DIR/mbuf_baseline.tmp ]]; then
+    mv "$STCP_STATE_DIR/mbuf_baseline.tmp" "$STCP_STATE_DIR/mbuf_baseline"
+    log "mbufs in use at rest: $(cat "$STCP_STATE_DIR/mbuf_baseline")"
+  else
+    rm -f "$STCP_STATE_DIR/mbuf_baseline.tmp"
+  fi
+}
+
 start() {
   mkdir -p "$STCP_STATE_DIR"
-  rm -f "$STCP_STATE_DIR"/server.{pid,exit,log}
+  rm -f "$STCP_STATE_DIR"/server.{pid,exit,log} "$STCP_STATE_DIR/mbuf_baseline"
   if [[ $STCP_TARGET == linux ]]; then
     lab up --linux
     # Reference kernel: orphaned FIN-WAIT-2 released after 1 s so "connections
@@ -72,6 +87,7 @@ start() {
     fi
     if [[ $(http_code "$BASE_URL/" --max-time 1) == 200 ]]; then
       log "server answers on $BASE_URL/ (pid $(server_pid))"
+      record_mbuf_baseline
       return 0
     fi
     sleep 0.25

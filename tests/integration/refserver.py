@@ -3,7 +3,7 @@
 
 Same HTTP/1.1 behaviour the integration tests expect from shardtcp-httpd:
   GET /          -> 200, small body
-  GET /bytes/N   -> 200, exactly N body bytes (0 <= N <= 10 MiB)
+  GET /bytes/N   -> 200, exactly N body bytes 'a'..'z' repeating (0 <= N <= 10 MiB)
   GET other path -> 404
   malformed      -> 400 and close
   keep-alive by default (HTTP/1.1), `Connection: close` honoured,
@@ -17,10 +17,12 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_HEADER = 16 * 1024
-CHUNK = bytes(range(256)) * 256  # 64 KiB of a repeating 0..255 pattern
+# Body of /bytes/N: 'a'..'z' repeating from the first byte (as shardtcp-httpd).
+CHUNK = b"abcdefghijklmnopqrstuvwxyz" * 2520  # 65520 bytes, a multiple of 26
 
 
 def body_bytes(n):
@@ -39,6 +41,9 @@ def respond(conn, status, reason, body=b"", close=False, length=None):
     conn.sendall(head.encode() + body)
 
 
+HOLD_CLOSE_WAIT = False  # --hold-close-wait: never close after peer EOF (a leak, for negative tests)
+
+
 def handle(conn):
     buf = b""
     try:
@@ -49,6 +54,8 @@ def handle(conn):
                     return
                 data = conn.recv(65536)
                 if not data:
+                    if HOLD_CLOSE_WAIT:
+                        time.sleep(3600)
                     return  # peer EOF: close our side too
                 buf += data
             head, buf = buf.split(b"\r\n\r\n", 1)
@@ -93,7 +100,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bind", default="198.18.0.1")
     ap.add_argument("--port", type=int, default=80)
+    ap.add_argument("--hold-close-wait", action="store_true")
     args = ap.parse_args()
+    global HOLD_CLOSE_WAIT
+    HOLD_CLOSE_WAIT = args.hold_close_wait
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((args.bind, args.port))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GET /bytes/N returns exactly N body bytes, across MSS boundaries
-# (1460 = one full segment, 1461 = one byte into the second) up to 10 MiB.
+# (1460 = one full segment, 1461 = one byte into the second) up to 10 MiB,
+# and the bytes are the right ones: 'a'..'z' repeating from the first byte.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 require_server
@@ -18,6 +19,11 @@ for n in 0 1 1460 1461 100000 10485760; do
   check "/bytes/$n: curl rc=0 and 200 (rc=$rc code=$code)" test "$rc" -eq 0 -a "$code" = 200
   check "/bytes/$n: exactly $n body bytes (got $got)" test "$got" = "$n"
   check "/bytes/$n: Content-Length $n (got ${clen:-none})" test "${clen:-none}" = "$n"
+  check "/bytes/$n: content is 'a'..'z' repeating" "$PY" -c '
+import sys
+data = open(sys.argv[1], "rb").read()
+n = len(data)
+sys.exit(data != (b"abcdefghijklmnopqrstuvwxyz" * (n // 26 + 1))[:n])' "$out/body"
 done
 
 # Several large bodies over one keep-alive connection: the stream stays

@@ -6,7 +6,8 @@
 #
 # Where the number comes from, in order:
 #   linux target : `ss` in the server namespace (the kernel's own sockets);
-#   shardtcp     : shardtcp_tcp_connections{state!="LISTEN"} summed from
+#   shardtcp     : shardtcp_tcp_connections{state!="LISTEN"} (+ TIME-WAIT
+#                  entries) and shardtcp_mempool_mbufs{state="in_use"} from
 #                  /metrics when the exporter answers, otherwise the
 #                  per-core counts shardtcp-httpd prints at shutdown
 #                  (this test then stops the server with SIGINT itself).
@@ -30,16 +31,24 @@ linux_count() {
 }
 
 # --- shardtcp via metrics ----------------------------------------------------
-# Prints the sum of non-LISTEN connection gauges, or nothing when the
-# endpoint or the metric is missing.
+# Each prints a number, or nothing when the endpoint or the metric is missing.
+scrape() { dp curl -s --max-time 2 "$METRICS_URL" 2>/dev/null; }
+# Connections in any state but LISTEN, all cores, plus compact TIME-WAIT
+# entries (which may be kept outside the per-state gauge).
 metrics_count() {
-  dp curl -s --max-time 2 "$METRICS_URL" 2>/dev/null | awk '
-    /^shardtcp_tcp_connections\{/ {
-      seen = 1
-      if ($0 ~ /state="LISTEN"/) next
-      sum += $NF
-    }
+  scrape | awk '
+    /^shardtcp_tcp_connections\{/ { seen = 1; if ($0 !~ /state="LISTEN"/) sum += $NF }
+    /^shardtcp_tcp_time_wait_entries(\{| )/ { sum += $NF }
     END { if (seen) printf "%d\n", sum }'
+}
+# mbufs in use (all pools) above the baseline the fixture recorded right
+# after start-up (0 when it could not: net_af_packet holds no mbufs at rest).
+mbuf_excess() {
+  local base
+  base=$(cat "$STCP_STATE_DIR/mbuf_baseline" 2>/dev/null || echo 0)
+  scrape | awk -v base="$base" '
+    /^shardtcp_mempool_mbufs\{/ && /state="in_use"/ { seen = 1; sum += $NF }
+    END { if (seen) { d = sum - base; printf "%d\n", (d > 0 ? d : 0) } }'
 }
 
 poll_zero() {  # poll_zero FUNC -> last value printed; 0 when it reached zero
@@ -54,7 +63,25 @@ poll_zero() {  # poll_zero FUNC -> last value printed; 0 when it reached zero
   return 1
 }
 
+# The counter must be able to see a connection at all: hold one ESTABLISHED
+# keep-alive connection for 3 s and read the count while it is open.
+hold_one() {
+  peer "$PY" -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+s.recv(65536)
+time.sleep(3)
+s.close()' "$SERVER_IP" "$SERVER_PORT" &
+  HOLD_PID=$!
+  sleep 1.5
+}
+
 if [[ $STCP_TARGET == linux ]]; then
+  hold_one
+  held=$(linux_count)
+  wait "$HOLD_PID"
+  check "linux: a held connection is counted (count ${held:-none} >= 1)" test "${held:-0}" -ge 1
   v=$(poll_zero linux_count)
   check "linux: connections (except TIME-WAIT) back to zero after timers (last count: ${v:-none})" test "${v:-x}" = 0
   echo "server sockets by state:"; dp ss -Htan | awk "{print \$1}" | sort | uniq -c
@@ -62,16 +89,26 @@ if [[ $STCP_TARGET == linux ]]; then
 fi
 
 if [[ -n $(metrics_count) ]]; then
+  hold_one
+  held=$(metrics_count)
+  wait "$HOLD_PID"
+  check "metrics: a held connection is counted (count ${held:-none} >= 1)" test "${held:-0}" -ge 1
   v=$(poll_zero metrics_count)
-  check "metrics: shardtcp_tcp_connections (non-LISTEN, all cores) returns to 0 (last: ${v:-none})" \
+  check "metrics: shardtcp_tcp_connections (non-LISTEN) + TIME-WAIT entries, all cores, back to 0 (last: ${v:-none})" \
     test "${v:-x}" = 0
-  dp curl -s --max-time 2 "$METRICS_URL" | grep -E '^shardtcp_tcp_connections\{' | awk '$NF != 0' | head -n 20
-  mb=$(dp curl -s --max-time 2 "$METRICS_URL" | awk '/^shardtcp_mbuf_pool_in_use(\{| )/ {print}' | head -n 4)
-  [[ -n $mb ]] && log "mbuf pool in use: $mb"
+  scrape | grep -E '^shardtcp_tcp_(connections\{|time_wait_entries)' | awk '$NF != 0' | head -n 20
+  if [[ -n $(mbuf_excess) ]]; then
+    m=$(poll_zero mbuf_excess)
+    check "metrics: mbufs in use back to the start-up baseline ($(cat "$STCP_STATE_DIR/mbuf_baseline" 2>/dev/null || echo 0)); excess: ${m:-none}" \
+      test "${m:-x}" = 0
+  else
+    check_fail "metrics: no shardtcp_mempool_mbufs{state=\"in_use\"} (cannot prove no mbuf leak)"
+  fi
+  finish
 fi
 
-# Shutdown report: always checked (it also carries mbuf accounting). Wait for
-# 2*MSL + FIN-WAIT-2 timeout + margin, then SIGINT the server.
+# No exporter: the shutdown report. Wait for 2*MSL + FIN-WAIT-2 timeout +
+# margin, then SIGINT the server and read what it printed per core.
 sleep_s=$(awk -v m="$STCP_TEST_MSL_MS" -v f="$STCP_TEST_FW2_MS" 'BEGIN { printf "%.1f", (2 * m + f) / 1000 + 2 }')
 log "waiting ${sleep_s}s for TIME-WAIT / FIN-WAIT-2 timers, then stopping the server"
 sleep "$sleep_s"

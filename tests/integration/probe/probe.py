@@ -22,7 +22,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wire import ACK, FIN, PSH, RST, SYN, Conn, Endpoint, ProbeError, seq_add  # noqa: E402
+from wire import ACK, FIN, PSH, RST, SYN, Conn, Endpoint, ProbeError, seq_add, seq_le  # noqa: E402
 
 REQ = b"GET / HTTP/1.1\r\nHost: 198.18.0.1\r\nUser-Agent: shardtcp-probe\r\n\r\n"
 REQ_CLOSE = b"GET / HTTP/1.1\r\nHost: 198.18.0.1\r\nConnection: close\r\n\r\n"
@@ -404,6 +404,84 @@ def check_zero_window(ctx):
                 f"{', '.join(f'{g * 1000:.0f}ms' for g in gaps) or 'none'}; response after window opened: {delivered}")
 
 
+def get_bytes(n):
+    return f"GET /bytes/{n} HTTP/1.1\r\nHost: 198.18.0.1\r\n\r\n".encode()
+
+
+def check_mss_respected(ctx):
+    """RFC 9293 §3.7.1: the server never sends segments larger than the MSS
+    we announced (536 here)."""
+    c = Conn(ctx.ep, ctx.port, mss=536)
+    ctx.conns.append(c)
+    c.handshake()
+    c.send_data(get_bytes(6000))
+    sizes = []
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and not response_complete(c):
+        seg = c.expect(lambda s: True, deadline - time.monotonic())
+        if seg is None or seg.has(RST):
+            break
+        if seg.payload:
+            sizes.append(len(seg.payload))
+            c.ack_now()
+    done = response_complete(c)
+    ok = done and sizes and max(sizes) <= 536
+    return ok, f"{len(sizes)} data segments, largest {max(sizes) if sizes else 0} bytes (MSS 536); complete: {done}"
+
+
+def check_window_respected(ctx):
+    """RFC 9293 §3.8.6: the server sends nothing beyond the window we offer
+    (2000 bytes), then continues as we ACK and reopen it."""
+    c = ctx.conn()
+    c.handshake(win=2000)
+    c.send_data(get_bytes(20000), win=2000)
+    right_edge = seq_add(c.rcv_nxt, 2000)
+    segs = c.collect(0.6)  # no ACKs from us: only 2000 bytes may come
+    over = [s for s in segs if s.payload and not seq_le(seq_add(s.seq, len(s.payload)), right_edge)]
+    start = seq_add(right_edge, -2000)
+    # Highest byte offset the server sent (retransmissions counted once).
+    sent = max([(seq_add(s.seq, len(s.payload)) - start) % (1 << 32) for s in segs if s.payload] or [0])
+    # Now let it finish with a normal window.
+    deadline = time.monotonic() + 4.0
+    c.ack_now(win=65535)
+    while time.monotonic() < deadline and not response_complete(c):
+        seg = c.expect(lambda s: True, deadline - time.monotonic())
+        if seg is None or seg.has(RST):
+            break
+        if seg.payload:
+            c.ack_now()
+    done = response_complete(c)
+    ok = not over and 0 < sent and done
+    return ok, (f"sent up to byte {sent} of a 2000-byte window, beyond it: {over[:2] or 'none'}; "
+                f"complete after reopening: {done}")
+
+
+def check_fast_retransmit(ctx):
+    """RFC 5681 §3.2: three duplicate ACKs trigger a retransmission of the
+    missing segment before the retransmission timer (fast retransmit)."""
+    c = ctx.conn()
+    c.handshake()
+    c.send_data(get_bytes(30000))
+    first = c.expect(lambda s: len(s.payload) > 0, 2.0)
+    if first is None:
+        return False, f"no response data: {history(c)}"
+    burst = [first] + c.collect(0.05)
+    data = [s for s in burst if s.payload]
+    if len(data) < 5:
+        return False, f"only {len(data)} segments in the initial burst (need 5 for 3 dup ACKs)"
+    # ACK the first segment only; report the second as lost with 3 dup ACKs
+    # (what a receiver sends for segments 3, 4, 5 arriving above a hole).
+    hole = seq_add(first.seq, len(first.payload))
+    for _ in range(4):
+        c.send(ACK, ack=hole)
+    t_dup = time.monotonic()
+    rtx = c.expect(lambda s: s.payload and s.seq == hole, 1.5)
+    dt = (rtx.t - t_dup) if rtx else None
+    ok = rtx is not None and dt < 0.15 and (rtx.t - first.t) < 0.19
+    return ok, (f"retransmission of seq={hole} {f'{dt * 1000:.0f} ms after the dup ACKs' if rtx else 'never'}"
+                f" (fast retransmit: well before the 200 ms minimum RTO)")
+
+
 CHECKS = [
     ("synack_mss", check_synack_mss),
     ("closed_port_syn_rst", check_closed_port_syn),
@@ -417,6 +495,9 @@ CHECKS = [
     ("ack_of_unsent_data", check_ack_unsent),
     ("fin_peer_first_last_ack", check_fin_peer_first),
     ("fin_server_first_time_wait", check_fin_server_first),
+    ("mss_respected", check_mss_respected),
+    ("window_respected", check_window_respected),
+    ("fast_retransmit_3_dupacks", check_fast_retransmit),
     ("data_retransmission_rto", check_data_retransmit),
     ("zero_window_probe", check_zero_window),
     ("synack_retransmission_backoff", check_synack_retransmit),

@@ -17,7 +17,7 @@ if [[ ${1:-} == --target ]]; then target=$2; standalone=1; shift 2; fi
 if [[ $standalone -eq 1 && $target == linux ]]; then
   export STCP_TARGET=linux
   export STCP_DP_NS=${STCP_REF_DP_NS:-stcp-rdp} STCP_PEER_NS=${STCP_REF_PEER_NS:-stcp-rpeer}
-  export STCP_STATE_DIR=${STCP_STATE_DIR:-/tmp/shardtcp-probe-linux}
+  export STCP_STATE_DIR=${STCP_REF_STATE_DIR:-/tmp/shardtcp-probe-linux}
   source "$here/../lib.sh"
   trap 'bash "$STCP_IT_DIR/fixture.sh" stop >/dev/null 2>&1 || true' EXIT
   bash "$STCP_IT_DIR/fixture.sh" start || exit 1

@@ -119,6 +119,7 @@ void Harness::collect() {
 }
 
 std::vector<Out> Harness::take() {
+  collect();  // segments produced by API calls outside input()/poll()
   std::vector<Out> r;
   r.swap(out_);
   return r;
@@ -135,13 +136,6 @@ void Harness::expect_none() {
   auto v = take();
   EXPECT_TRUE(v.empty()) << "unexpected segment: " << flags_str(v.front().seg.flags)
                          << " seq=" << v.front().seg.seq << " ack=" << v.front().seg.ack;
-}
-
-TcpOptions Harness::mss_only(std::uint16_t mss) {
-  TcpOptions o;
-  o.has_mss = true;
-  o.mss = mss;
-  return o;
 }
 
 Connection* Harness::open(std::uint32_t peer_isn, std::uint32_t our_iss,

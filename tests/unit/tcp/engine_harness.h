@@ -31,6 +31,13 @@ struct Out {
 
 std::string flags_str(std::uint8_t f);
 
+inline TcpOptions mss_option(std::uint16_t mss = 1460) {
+  TcpOptions o;
+  o.has_mss = true;
+  o.mss = mss;
+  return o;
+}
+
 struct AppLog {
   std::vector<Connection*> accepted;
   std::vector<Connection*> connected;
@@ -74,8 +81,8 @@ class Harness {
   // A passive open with plain options (MSS only): SYN -> SYN-ACK -> ACK.
   // Our ISS is kOurIss unless told otherwise. Returns the accepted Connection.
   Connection* open(std::uint32_t peer_isn = kPeerIsn, std::uint32_t our_iss = kOurIss,
-                   const TcpOptions& syn_opts = mss_only());
-  static TcpOptions mss_only(std::uint16_t mss = 1460);
+                   const TcpOptions& syn_opts = mss_option());
+  static TcpOptions mss_only(std::uint16_t mss = 1460) { return mss_option(mss); }
 
   Tcb& tcb(Connection* c) const { return *static_cast<Tcb*>(c); }
   StackImpl& impl() { return stack->impl_for_testing(); }

@@ -109,6 +109,7 @@ class MetricsExporter {
  private:
   class Collector;
   config::MetricsConfig cfg_;
+  std::string url_host_;
   std::shared_ptr<Collector> collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

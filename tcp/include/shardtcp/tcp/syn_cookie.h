@@ -6,12 +6,15 @@
 //
 // Cookie layout (32 bits, all arithmetic mod 2^32):
 //   cookie = H1(tuple) + peer_isn + (count << 24)
-//          + ((H2(tuple, count) + mss_index) mod 2^24)
-//   count = minutes since the clock's epoch (now / 60 s).
+//          + ((H2(tuple, count, peer_isn) + mss_index * S) mod 2^24)
+//   count = minutes since the clock's epoch (now / 60 s); S an odd constant.
 // H1, H2 are SipHash-2-4 with two keys derived from the stack's secret. The top
 // 8 bits carry the minute counter; check() accepts count and count - 1 (a
 // cookie lives 60-120 s, as Linux). The low 24 bits must decode to a valid
 // 3-bit MSS index: a forged ACK passes with probability ~ 2 * 8 / 2^24.
+// Unlike Linux, the index is multiplied by S, so an ACK number off by a
+// small amount does not decode to a neighbouring valid index, and the peer's
+// ISN is inside H2, so a changed SEG.SEQ fails too.
 //
 // Options a cookie cannot carry in 32 bits ride in our SYN-ACK's TSval when the
 // client offered timestamps (the client echoes it in TSecr):
@@ -68,7 +71,7 @@ class SynCookies {
 
  private:
   std::uint32_t h1(const FourTuple& t) const;
-  std::uint32_t h2(const FourTuple& t, std::uint32_t count) const;
+  std::uint32_t h2(const FourTuple& t, std::uint32_t count, std::uint32_t peer_isn) const;
 
   std::uint64_t k1_[2];
   std::uint64_t k2_[2];

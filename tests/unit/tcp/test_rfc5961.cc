@@ -1,0 +1,169 @@
+// RFC 5961 (blind in-window attacks) and RFC 7323 PAWS on established
+// connections; RFC 9293 §3.10.7.4 first check (unacceptable segments).
+#include "engine_harness.h"
+
+namespace shardtcp::tcp::testing {
+namespace {
+
+class Rfc5961 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h.listen();
+    c = h.open();
+    ASSERT_NE(c, nullptr);
+    h.take();
+    p = h.peer_nxt;
+    u = h.our_nxt;
+  }
+  Harness h;
+  Connection* c = nullptr;
+  std::uint32_t p = 0;
+  std::uint32_t u = 0;
+};
+
+// §3.2: RST exactly at RCV.NXT resets.
+TEST_F(Rfc5961, ExactRstResets) {
+  h.in(kRst | kAck, p, u);
+  h.expect_none();
+  EXPECT_EQ(h.app.closed.size(), 1u);
+}
+
+// §3.2: RST in the window but not at RCV.NXT -> challenge ACK, no reset.
+TEST_F(Rfc5961, InWindowRstDrawsChallengeAck) {
+  h.in(kRst, p + 100, 0);
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(a.seg.seq, u);
+  EXPECT_EQ(a.seg.ack, p);
+  EXPECT_TRUE(h.app.closed.empty());
+  EXPECT_EQ(c->state(), State::kEstablished);
+  EXPECT_EQ(h.counters.challenge_acks.get(), 1u);
+}
+
+// §3.2: RST outside the window is dropped silently.
+TEST_F(Rfc5961, OutOfWindowRstIsDroppedSilently) {
+  h.in(kRst, p - 1, 0);
+  h.expect_none();
+  h.in(kRst, p + 70000, 0);
+  h.expect_none();
+  EXPECT_TRUE(h.app.closed.empty());
+  EXPECT_EQ(h.drops(DropReason::kUnacceptable), 2u);
+}
+
+// §4.2: SYN in a synchronized state, in window or not -> challenge ACK.
+TEST_F(Rfc5961, SynInEstablishedDrawsChallengeAck) {
+  h.in(kSyn, p + 5, 0, "", 65535, Harness::mss_only());
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(a.seg.ack, p);
+  EXPECT_EQ(c->state(), State::kEstablished);
+  EXPECT_EQ(h.counters.challenge_acks.get(), 1u);
+}
+
+TEST_F(Rfc5961, SynAtRcvNxtDrawsChallengeAck) {
+  h.in(kSyn, p, 0);
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(c->state(), State::kEstablished);
+}
+
+// §5.2: ACK older than SND.UNA - MAX.SND.WND -> challenge ACK, data dropped.
+TEST_F(Rfc5961, AckTooOldDrawsChallengeAckAndDropsData) {
+  h.in(kAck, p, u - 70000, "data");
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(h.app.data, "");
+  EXPECT_EQ(h.drops(DropReason::kAckOutOfWindow), 1u);
+}
+
+TEST_F(Rfc5961, AckSlightlyOldIsAcceptable) {
+  h.in(kAck, p, u - 1000, "data");
+  EXPECT_EQ(h.app.data, "data");
+}
+
+// §7: challenge ACKs are rate limited per second.
+TEST(Rfc5961Limit, ChallengeAcksAreRateLimited) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.challenge_ack_limit = 3;
+  Harness h(cfg);
+  h.listen();
+  h.open();
+  h.take();
+  for (int i = 0; i < 5; ++i) h.in(kRst, h.peer_nxt + 10, 0);
+  EXPECT_EQ(h.take().size(), 3u);
+  EXPECT_EQ(h.counters.challenge_acks.get(), 3u);
+  EXPECT_EQ(h.counters.challenge_acks_suppressed.get(), 2u);
+  h.advance(kUsPerSec);
+  h.in(kRst, h.peer_nxt + 10, 0);
+  EXPECT_EQ(h.take().size(), 1u);  // a new second
+}
+
+// RFC 9293 §3.10.7.4 first check: unacceptable segments are answered with ACK.
+TEST_F(Rfc5961, SegmentBeyondWindowGetsAck) {
+  h.in(kAck, p + 70000, u, "far");
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(a.seg.seq, u);
+  EXPECT_EQ(a.seg.ack, p);
+  EXPECT_EQ(h.app.data, "");
+}
+
+TEST_F(Rfc5961, KeepaliveStyleProbeGetsAck) {
+  h.in(kAck, p - 1, u);
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.ack, p);
+}
+
+// RFC 7323 §5: PAWS.
+TEST(Paws, OldTimestampIsRejectedWithAck) {
+  Harness h;
+  h.listen();
+  TcpOptions o = Harness::mss_only();
+  o.has_timestamps = true;
+  o.ts_val = 0xFFFFFF00;
+  Connection* c = h.open(kPeerIsn, kOurIss, o);
+  ASSERT_TRUE(h.tcb(c).ts_ok);
+  h.take();
+  TcpOptions ts;
+  ts.has_timestamps = true;
+  ts.ts_val = 0x00000010;  // newer, across 2^32
+  ts.ts_ecr = 0;
+  h.in(kAck, h.peer_nxt, h.our_nxt, "new", 65535, ts);
+  EXPECT_EQ(h.app.data, "new");
+  EXPECT_EQ(h.tcb(c).ts_recent, 0x10u);
+  ts.ts_val = 0xFFFFFF80;  // older than TS.Recent
+  h.in(kAck, h.peer_nxt + 3, h.our_nxt, "old", 65535, ts);
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(a.seg.ack, h.peer_nxt + 3);
+  EXPECT_EQ(h.app.data, "new");
+  EXPECT_EQ(h.drops(DropReason::kPawsRejected), 1u);
+}
+
+TEST(Paws, PeerThatStopsSendingTimestampsIsTolerated) {
+  Harness h;
+  h.listen();
+  TcpOptions o = Harness::mss_only();
+  o.has_timestamps = true;
+  o.ts_val = 100;
+  h.open(kPeerIsn, kOurIss, o);
+  h.in(kAck, h.peer_nxt, h.our_nxt, "plain");
+  EXPECT_EQ(h.app.data, "plain");
+}
+
+TEST(Paws, RstIsExemptFromPaws) {
+  Harness h;
+  h.listen();
+  TcpOptions o = Harness::mss_only();
+  o.has_timestamps = true;
+  o.ts_val = 1000;
+  h.open(kPeerIsn, kOurIss, o);
+  TcpOptions old;
+  old.has_timestamps = true;
+  old.ts_val = 5;
+  h.in(kRst, h.peer_nxt, 0, "", 0, old);
+  EXPECT_EQ(h.app.closed.size(), 1u);
+}
+
+}  // namespace
+}  // namespace shardtcp::tcp::testing
