@@ -26,7 +26,11 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then
+  bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  bold() { printf '\n== %s\n' "$*"; }
+fi
 SUMMARY=()
 FAILED=0
 ok() { SUMMARY+=("  ok    $*"); echo "ok: $*"; }
@@ -100,6 +104,7 @@ if [[ $ready -ne 1 ]]; then
   exit 1
 fi
 ok "shardtcp-httpd (pid $SERVER_PID) answers on $URL/"
+LOG_SEEN=$(wc -l <"$LOG")
 
 # ---- 5. Linux clients in stcp-peer ---------------------------------------------------
 bold "curl -v $URL/   (from $PEER_NS: the Linux kernel's TCP talking to shardtcp)"
@@ -170,7 +175,7 @@ if kill -0 "$SERVER_PID" 2>/dev/null; then
 else
   wait "$SERVER_PID" || st=$?
   SERVER_PID=""
-  tail -n +$(( $(wc -l <"$LOG" | tr -d ' ') > 12 ? $(wc -l <"$LOG" | tr -d ' ') - 11 : 1 )) "$LOG" | sed 's/^/  | /'
+  tail -n +$((LOG_SEEN + 1)) "$LOG" | sed 's/^/  | /'
   if [[ $st -eq 0 ]]; then ok "shardtcp-httpd exited 0 after SIGINT"; else bad "shardtcp-httpd exit status $st"; fi
 fi
 

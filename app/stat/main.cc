@@ -118,8 +118,9 @@ int main(int argc, char** argv) {
       char stamp[32];
       std::strftime(stamp, sizeof stamp, "%H:%M:%S", std::localtime(&t));
       // Clear the screen and home the cursor (ANSI), like watch(1).
-      std::printf("\033[H\033[2J%s  every %.1fs%s\n", stamp, interval,
-                  count ? (", " + std::to_string(i + 1) + "/" + std::to_string(count)).c_str() : "");
+      std::printf(
+          "\033[H\033[2J%s  every %.1fs%s\n", stamp, interval,
+          count ? (", " + std::to_string(i + 1) + "/" + std::to_string(count)).c_str() : "");
     }
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);

@@ -1,5 +1,6 @@
 // Prometheus text format 0.0.4:
-//   metric_name [ "{" label_name "=" `"` label_value `"` { "," ... } [ "," ] "}" ] value [ timestamp ]
+//   metric_name [ "{" label_name "=" `"` label_value `"` { "," ... } [ "," ] "}" ] value [
+//   timestamp ]
 // Label values escape \\, \" and \n. Values may be NaN, +Inf, -Inf.
 #include "prom_text.h"
 
@@ -138,7 +139,8 @@ std::optional<double> Scrape::get(
 }
 
 bool Scrape::has(std::string_view name) const {
-  return std::any_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.name == name; });
+  return std::any_of(samples.begin(), samples.end(),
+                     [&](const Sample& s) { return s.name == name; });
 }
 
 std::vector<std::string> Scrape::label_values(std::string_view name, std::string_view key) const {

@@ -92,19 +92,27 @@ class Table {
   // One line: per-core values of `metric` (with extra label match), total,
   // and the rate when watching. Returns false (prints nothing) for an
   // all-zero counter unless show_zero.
+  // How the "total" column combines the cores: counts add up; an age is the
+  // oldest; a ratio is the mean.
+  enum class Agg { kSum, kMax, kMean };
+
   bool line(std::string& out, const std::string& metric, const std::string& text,
-            const std::vector<std::pair<std::string, std::string>>& match = {},
-            bool rate = true, bool always = false) const {
+            const std::vector<std::pair<std::string, std::string>>& match = {}, bool rate = true,
+            bool always = false, Agg agg = Agg::kSum) const {
     if (!now_.has(metric)) return false;
-    const double total = now_.sum(metric, match);
-    if (total == 0 && !opt_.show_zero && !always) return false;
-    out += pad_right("  " + text, kLabelWidth);
+    double total = agg == Agg::kSum ? now_.sum(metric, match) : 0;
+    std::string cells;
     for (const auto& c : cores_) {
       auto m = match;
       m.emplace_back("core", c);
-      out += pad_left(fmt_num(now_.sum(metric, m)), kColWidth);
+      const double v = now_.sum(metric, m);
+      if (agg == Agg::kMax) total = std::max(total, v);
+      if (agg == Agg::kMean) total += v / static_cast<double>(cores_.size());
+      cells += pad_left(fmt_num(v), kColWidth);
     }
-    out += pad_left(fmt_num(total), kColWidth);
+    if (total == 0 && !opt_.show_zero && !always) return false;
+    out += pad_right("  " + text, kLabelWidth) + cells;
+    out += pad_left(fmt_num(agg == Agg::kMean ? std::round(total * 100) / 100 : total), kColWidth);
     if (opt_.previous != nullptr && rate) {
       const double d = total - opt_.previous->sum(metric, match);
       out += pad_left(fmt_num(std::round(d / opt_.interval_s * 10) / 10), kColWidth);
@@ -167,7 +175,8 @@ std::string render_report(const Scrape& s, const ReportOptions& opt) {
   gauges.previous = nullptr;
   gauges.show_zero = true;
   const Table gtable(s, gauges, cores);
-  gtable.line(out, "shardtcp_tcp_close_wait_oldest_age_seconds", "oldest CLOSE-WAIT age (s)");
+  gtable.line(out, "shardtcp_tcp_close_wait_oldest_age_seconds", "oldest CLOSE-WAIT age (s)", {},
+              false, false, Table::Agg::kMax);
   gtable.line(out, "shardtcp_tcp_time_wait_capacity", "TIME-WAIT capacity");
   gtable.line(out, "shardtcp_tcp_tcbs", "connection blocks in use");
 
@@ -191,7 +200,8 @@ std::string render_report(const Scrape& s, const ReportOptions& opt) {
 
   // Sections below print only when they have a line.
   std::string link;
-  for (const auto& row : kLinkRows) table.line(link, std::string("shardtcp_") + row.metric, row.text);
+  for (const auto& row : kLinkRows)
+    table.line(link, std::string("shardtcp_") + row.metric, row.text);
   gtable.line(link, "shardtcp_arp_cache_entries", "ARP cache entries");
   if (!link.empty()) {
     out += "\n";
@@ -200,8 +210,10 @@ std::string render_report(const Scrape& s, const ReportOptions& opt) {
   }
 
   std::string loop;
-  gtable.line(loop, "shardtcp_loop_busy_ratio", "busy ratio (since last scrape)");
-  gtable.line(loop, "shardtcp_loop_packets_per_poll", "packets per rx burst");
+  gtable.line(loop, "shardtcp_loop_busy_ratio", "busy ratio (since last scrape)", {}, false, false,
+              Table::Agg::kMean);
+  gtable.line(loop, "shardtcp_loop_packets_per_poll", "packets per rx burst", {}, false, false,
+              Table::Agg::kMean);
   if (!loop.empty()) {
     out += "\n";
     gtable.header(out, "Loop");

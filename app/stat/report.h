@@ -9,8 +9,8 @@
 namespace shardtcp::stat {
 
 struct ReportOptions {
-  std::string source;          // shown in the header (the URL)
-  bool show_zero = false;      // also print counters that are 0 everywhere
+  std::string source;      // shown in the header (the URL)
+  bool show_zero = false;  // also print counters that are 0 everywhere
   // When set (watch mode), counters also get a per-second column computed
   // against this earlier scrape taken `interval_s` before.
   const Scrape* previous = nullptr;

@@ -40,10 +40,12 @@ template <class T>
 void apply_table(const toml::table& table, const std::vector<Field<T>>& fields, T& target,
                  const std::string& prefix) {
   for (auto&& [k, v] : table) {
-    if (find_field(fields, k.str()) == nullptr) fail(prefix + "." + std::string(k.str()), "unknown key", &v);
+    if (find_field(fields, k.str()) == nullptr)
+      fail(prefix + "." + std::string(k.str()), "unknown key", &v);
   }
   for (const auto& f : fields) {
-    if (const toml::node* n = table.get(f.key)) f.parse(*n, target, prefix + "." + std::string(f.key));
+    if (const toml::node* n = table.get(f.key))
+      f.parse(*n, target, prefix + "." + std::string(f.key));
   }
 }
 
@@ -62,9 +64,8 @@ void parse_ports(const toml::node& n, Config& cfg) {
   }
   const auto* a = n.as_array();  // [[port]]
   if (a == nullptr) {
-    fail("port", "expected a table [port] or tables [[port]] (got " +
-                     std::string(type_name(n)) + ")",
-         &n);
+    fail("port",
+         "expected a table [port] or tables [[port]] (got " + std::string(type_name(n)) + ")", &n);
   }
   if (a->empty()) fail("port", "at least one port is required", &n);
   cfg.ports.clear();
@@ -79,7 +80,8 @@ std::string port_path(const Config& cfg, std::size_t i) {
 // Cross-field and structural checks on a fully parsed config.
 void check_cross(Config& cfg) {
   const auto cores = parse_lcores(cfg.eal.lcores);
-  if (!cores) fail("eal.lcores", "expected a core list like \"0-1\" (got " + quote(cfg.eal.lcores) + ")");
+  if (!cores)
+    fail("eal.lcores", "expected a core list like \"0-1\" (got " + quote(cfg.eal.lcores) + ")");
   cfg.lcores_count = static_cast<std::uint32_t>(cores->size());
 
   // [net]: RFC 1122 §3.2.1.3: neither the network nor the broadcast address of
@@ -94,8 +96,8 @@ void check_cross(Config& cfg) {
     return net.prefix_len <= 30 && (a == subnet || a == (subnet | ~mask));
   };
   if (is_net_or_bcast(net.address)) {
-    fail("net.address", ipv4_to_string(net.address) + " is the network or broadcast address of " +
-                            subnet_str);
+    fail("net.address",
+         ipv4_to_string(net.address) + " is the network or broadcast address of " + subnet_str);
   }
   if (net.gateway != 0) {
     const std::string gw = ipv4_to_string(net.gateway);
@@ -126,9 +128,10 @@ void check_cross(Config& cfg) {
   const auto& mp = cfg.mempool;
   const std::uint64_t need = ring_mbufs + std::uint64_t{mp.cache_size} * 3 / 2;
   if (mp.mbufs < need) {
-    fail("mempool.mbufs", "must be at least " + std::to_string(need) +
-                              " (rx_desc + tx_desc of every port + 1.5 x mempool.cache_size) (got " +
-                              std::to_string(mp.mbufs) + ")");
+    fail("mempool.mbufs",
+         "must be at least " + std::to_string(need) +
+             " (rx_desc + tx_desc of every port + 1.5 x mempool.cache_size) (got " +
+             std::to_string(mp.mbufs) + ")");
   }
   // 128 = RTE_PKTMBUF_HEADROOM; 18 = Ethernet header + one VLAN tag.
   const std::uint32_t room = 128u + min_mtu + 18u;
@@ -142,12 +145,12 @@ void check_cross(Config& cfg) {
   const auto& t = cfg.tcp;
   const auto ms = [](tcp::TimeUs us) { return std::to_string(us / tcp::kUsPerMs); };
   if (t.rto_min > t.rto_initial) {
-    fail("tcp.rto_min_ms", "must be <= tcp.rto_initial_ms (" + ms(t.rto_min) + " > " +
-                               ms(t.rto_initial) + ")");
+    fail("tcp.rto_min_ms",
+         "must be <= tcp.rto_initial_ms (" + ms(t.rto_min) + " > " + ms(t.rto_initial) + ")");
   }
   if (t.rto_initial > t.rto_max) {
-    fail("tcp.rto_max_ms", "must be >= tcp.rto_initial_ms (" + ms(t.rto_max) + " < " +
-                               ms(t.rto_initial) + ")");
+    fail("tcp.rto_max_ms",
+         "must be >= tcp.rto_initial_ms (" + ms(t.rto_max) + " < " + ms(t.rto_initial) + ")");
   }
   // 40 = IPv4 + TCP headers without options (RFC 9293 §3.7.1).
   if (t.mss + 40u > min_mtu) {
@@ -223,7 +226,8 @@ Config load_string(const std::string& toml_text, const std::string& source_name)
     root = toml::parse(toml_text, source_name);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
-    const std::string where = source_name + ":" + std::to_string(b.line) + ":" + std::to_string(b.column);
+    const std::string where =
+        source_name + ":" + std::to_string(b.line) + ":" + std::to_string(b.column);
     throw ConfigError(where + ": " + one_line(std::string(e.description())), where);
   }
   return from_table(root);
@@ -358,8 +362,8 @@ std::string describe(const Config& cfg) {
   o << "tcp: mss " << t.mss << ", msl " << ms(t.msl) << " ms, rto " << ms(t.rto_min) << "/"
     << ms(t.rto_initial) << "/" << ms(t.rto_max) << " ms (min/initial/max), delayed ack "
     << ms(t.delayed_ack) << " ms, "
-    << (t.congestion_control == tcp::CongestionControl::kCubic ? "cubic" : "newreno")
-    << ", max " << t.max_connections << " connections/core\n";
+    << (t.congestion_control == tcp::CongestionControl::kCubic ? "cubic" : "newreno") << ", max "
+    << t.max_connections << " connections/core\n";
   o << "mempool: " << cfg.mempool.mbufs << " mbufs/core; metrics: "
     << (cfg.metrics.enabled ? "http://" + cfg.metrics.listen + "/metrics" : std::string("off"))
     << "\n";

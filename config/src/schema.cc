@@ -36,7 +36,8 @@ std::int64_t read_int(const toml::node& n, const std::string& path, std::int64_t
 
 bool read_bool(const toml::node& n, const std::string& path) {
   const auto* v = n.as_boolean();
-  if (v == nullptr) fail(path, "expected true or false (got " + std::string(type_name(n)) + ")", &n);
+  if (v == nullptr)
+    fail(path, "expected true or false (got " + std::string(type_name(n)) + ")", &n);
   return v->get();
 }
 
@@ -72,7 +73,11 @@ template <class T, class Acc>
 Field<T> integer(std::string_view key, std::string_view unit, std::int64_t lo, std::int64_t hi,
                  std::string_view doc, Acc acc, std::uint64_t scale = 1) {
   return Field<T>{
-      key, Kind::kInteger, unit, doc, std::to_string(lo) + ".." + std::to_string(hi),
+      key,
+      Kind::kInteger,
+      unit,
+      doc,
+      std::to_string(lo) + ".." + std::to_string(hi),
       [=](const toml::node& n, T& t, const std::string& path) {
         auto& ref = acc(t);
         using V = std::remove_reference_t<decltype(ref)>;
@@ -83,11 +88,14 @@ Field<T> integer(std::string_view key, std::string_view unit, std::int64_t lo, s
 
 template <class T, class Acc>
 Field<T> boolean(std::string_view key, std::string_view doc, Acc acc) {
-  return Field<T>{key, Kind::kBoolean, "", doc, "",
-                  [=](const toml::node& n, T& t, const std::string& path) {
-                    acc(t) = read_bool(n, path);
-                  },
-                  [=](const T& t) { return std::string(acc(t) ? "true" : "false"); }};
+  return Field<T>{
+      key,
+      Kind::kBoolean,
+      "",
+      doc,
+      "",
+      [=](const toml::node& n, T& t, const std::string& path) { acc(t) = read_bool(n, path); },
+      [=](const T& t) { return std::string(acc(t) ? "true" : "false"); }};
 }
 
 template <class Acc>
@@ -185,8 +193,9 @@ void parse_eal_args(const toml::node& n, Config& c, const std::string& path) {
     std::string s = read_string(*a.get(i), p);
     const std::string flag = s.substr(0, s.find('='));
     if (kOwnKey.count(flag) != 0) {
-      fail(p, quote(flag) + " is set by its own key (eal.lcores, eal.vdevs, eal.file_prefix, " +
-                  "eal.no_huge)",
+      fail(p,
+           quote(flag) + " is set by its own key (eal.lcores, eal.vdevs, eal.file_prefix, " +
+               "eal.no_huge)",
            a.get(i));
     }
     out.push_back(std::move(s));
@@ -226,8 +235,8 @@ void parse_isn_secret(const toml::node& n, Config& c, const std::string& path) {
     return;
   }
   if (s.size() != 32 || s.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
-    fail(path, "expected 32 hex digits or \"\" (got a string of length " +
-                   std::to_string(s.size()) + ")",
+    fail(path,
+         "expected 32 hex digits or \"\" (got a string of length " + std::to_string(s.size()) + ")",
          &n);
   }
   c.tcp.isn_secret[0] = std::stoull(s.substr(0, 16), nullptr, 16);
@@ -289,134 +298,174 @@ std::vector<Section> make_sections() {
        special("lcores", Kind::kString,
                "EAL core list (-l): one dataplane loop per core, e.g. \"0\", \"0-1\", \"0,2\"",
                parse_lcores_key, [](const C& c) { return quote(c.eal.lcores); }),
-       special("args", Kind::kStringList,
-               "extra EAL arguments, verbatim (e.g. \"--no-pci\", \"--in-memory\", \"-m\", \"512\")",
-               parse_eal_args, [](const C& c) { return emit_string_list(c.eal.args); }),
-       boolean<C>("no_huge", "run without hugepages (--no-huge); add \"-m\", \"512\" to args",
-                  [](auto& c) -> auto& { return c.eal.no_huge; }),
+       special(
+           "args", Kind::kStringList,
+           "extra EAL arguments, verbatim (e.g. \"--no-pci\", \"--in-memory\", \"-m\", \"512\")",
+           parse_eal_args, [](const C& c) { return emit_string_list(c.eal.args); }),
+       boolean<C>(
+           "no_huge", "run without hugepages (--no-huge); add \"-m\", \"512\" to args",
+           [](auto& c) -> auto& { return c.eal.no_huge; }),
        special("file_prefix", Kind::kString,
                "--file-prefix, distinct per process on one host (\"\" = not passed)",
                parse_file_prefix, [](const C& c) { return quote(c.eal.file_prefix); })}});
-  s.push_back(Section{
-      "net",
-      {special("address", Kind::kString, "our IPv4 address and prefix length (required)",
-               parse_address, emit_address),
-       special("gateway", Kind::kString, "default gateway inside the subnet (\"\" = none)",
-               parse_gateway,
-               [](const C& c) {
-                 return quote(c.net.gateway == 0 ? "" : ipv4_to_string(c.net.gateway));
-               }),
-       integer<C>("arp_max_entries", "", 1, 1 << 20, "ARP cache entries per core",
-                  [](auto& c) -> auto& { return c.net.arp_max_entries; }),
-       integer<C>("arp_timeout_s", "s", 1, 86400, "ARP cache entry lifetime",
-                  [](auto& c) -> auto& { return c.net.arp_timeout_s; })}});
-  s.push_back(Section{
-      "mempool",
-      {integer<C>("mbufs", "", 1024, 1 << 26,
-                  "mbufs per core (2^n - 1 is optimal); the dataplane checks at start-up that "
-                  "they can hold the configured connections' buffers",
-                  [](auto& c) -> auto& { return c.mempool.mbufs; }),
-       integer<C>("cache_size", "", 0, 512, "per-lcore mempool cache (DPDK max 512)",
-                  [](auto& c) -> auto& { return c.mempool.cache_size; }),
-       integer<C>("data_room", "bytes", 256, 65535,
-                  "mbuf data room incl. 128 B headroom; must fit port.mtu + 18",
-                  [](auto& c) -> auto& { return c.mempool.data_room; })}});
+  s.push_back(
+      Section{"net",
+              {special("address", Kind::kString, "our IPv4 address and prefix length (required)",
+                       parse_address, emit_address),
+               special("gateway", Kind::kString, "default gateway inside the subnet (\"\" = none)",
+                       parse_gateway,
+                       [](const C& c) {
+                         return quote(c.net.gateway == 0 ? "" : ipv4_to_string(c.net.gateway));
+                       }),
+               integer<C>(
+                   "arp_max_entries", "", 1, 1 << 20, "ARP cache entries per core",
+                   [](auto& c) -> auto& { return c.net.arp_max_entries; }),
+               integer<C>(
+                   "arp_timeout_s", "s", 1, 86400, "ARP cache entry lifetime",
+                   [](auto& c) -> auto& { return c.net.arp_timeout_s; })}});
+  s.push_back(
+      Section{"mempool",
+              {integer<C>(
+                   "mbufs", "", 1024, 1 << 26,
+                   "mbufs per core (2^n - 1 is optimal); the dataplane checks at start-up that "
+                   "they can hold the configured connections' buffers",
+                   [](auto& c) -> auto& { return c.mempool.mbufs; }),
+               integer<C>(
+                   "cache_size", "", 0, 512, "per-lcore mempool cache (DPDK max 512)",
+                   [](auto& c) -> auto& { return c.mempool.cache_size; }),
+               integer<C>(
+                   "data_room", "bytes", 256, 65535,
+                   "mbuf data room incl. 128 B headroom; must fit port.mtu + 18",
+                   [](auto& c) -> auto& { return c.mempool.data_room; })}});
   s.push_back(Section{
       "tcp",
-      {ms("msl_ms", 1, 600000, "maximum segment lifetime; TIME-WAIT lasts 2*MSL",
-          [](auto& c) -> auto& { return c.tcp.msl; }),
-       ms("fin_wait2_timeout_ms", 1, 3600000, "release an orphaned FIN-WAIT-2 connection after",
-          [](auto& c) -> auto& { return c.tcp.fin_wait2_timeout; }),
-       ms("rto_initial_ms", 1, 600000, "initial retransmission timeout (RFC 6298 (2.1))",
-          [](auto& c) -> auto& { return c.tcp.rto_initial; }),
-       ms("rto_min_ms", 1, 600000, "lower bound of the RTO (RFC 6298 (2.4))",
-          [](auto& c) -> auto& { return c.tcp.rto_min; }),
-       ms("rto_max_ms", 1, 600000, "upper bound of the RTO (RFC 6298 (2.5))",
-          [](auto& c) -> auto& { return c.tcp.rto_max; }),
-       ms("delayed_ack_ms", 0, 499, "delayed-ACK timer, < 500 ms per RFC 9293 (0 = ACK at once)",
-          [](auto& c) -> auto& { return c.tcp.delayed_ack; }),
-       ms("syn_rcvd_timeout_ms", 0, 600000,
-          "give up a SYN-RECEIVED connection after (0 = governed by syn_retries)",
-          [](auto& c) -> auto& { return c.tcp.syn_rcvd_timeout; }),
-       integer<C>("syn_retries", "", 0, 127, "SYN / SYN-ACK retransmissions before giving up",
-                  [](auto& c) -> auto& { return c.tcp.syn_retries; }),
-       integer<C>("max_retries", "", 1, 255, "data retransmissions before giving up",
-                  [](auto& c) -> auto& { return c.tcp.max_retries; }),
-       integer<C>("mss", "bytes", 536, 9000, "our MSS; at most port.mtu - 40",
-                  [](auto& c) -> auto& { return c.tcp.mss; }),
-       integer<C>("rcv_buf", "bytes", 1024, 1 << 30, "receive window offered per connection",
-                  [](auto& c) -> auto& { return c.tcp.rcv_buf; }),
-       integer<C>("snd_buf", "bytes", 1024, 1 << 30, "send buffer limit per connection",
-                  [](auto& c) -> auto& { return c.tcp.snd_buf; }),
-       integer<C>("max_connections", "", 1, 1 << 26,
-                  "connections per core; SYNs beyond are dropped and counted",
-                  [](auto& c) -> auto& { return c.tcp.max_connections; }),
-       integer<C>("time_wait_capacity", "", 1, 1 << 26,
-                  "TIME-WAIT entries per core; the oldest is recycled beyond",
-                  [](auto& c) -> auto& { return c.tcp.time_wait_capacity; }),
-       integer<C>("syn_backlog", "", 1, 1 << 20, "half-open connections per listener",
-                  [](auto& c) -> auto& { return c.tcp.syn_backlog; }),
-       integer<C>("accept_backlog", "", 1, 1 << 20, "reserved for queued-accept APIs",
-                  [](auto& c) -> auto& { return c.tcp.accept_backlog; }),
-       boolean<C>("syn_cookies", "answer with SYN cookies when the SYN queue is full (RFC 4987)",
-                  [](auto& c) -> auto& { return c.tcp.syn_cookies; }),
-       boolean<C>("window_scaling", "window scale option (RFC 7323)",
-                  [](auto& c) -> auto& { return c.tcp.window_scaling; }),
-       boolean<C>("timestamps", "timestamps option and PAWS (RFC 7323)",
-                  [](auto& c) -> auto& { return c.tcp.timestamps; }),
-       boolean<C>("sack", "selective acknowledgments (RFC 2018)",
-                  [](auto& c) -> auto& { return c.tcp.sack; }),
-       boolean<C>("nagle", "Nagle's algorithm on by default for new connections",
-                  [](auto& c) -> auto& { return c.tcp.nagle; }),
-       boolean<C>("keepalive", "keep-alive on by default for new connections",
-                  [](auto& c) -> auto& { return c.tcp.keepalive; }),
-       secs("keepalive_idle_s", 1, 604800, "idle time before the first keep-alive probe",
-            [](auto& c) -> auto& { return c.tcp.keepalive_idle; }),
-       secs("keepalive_interval_s", 1, 86400, "time between keep-alive probes",
-            [](auto& c) -> auto& { return c.tcp.keepalive_interval; }),
-       integer<C>("keepalive_probes", "", 1, 127, "unanswered probes before the connection is dropped",
-                  [](auto& c) -> auto& { return c.tcp.keepalive_probes; }),
-       integer<C>("challenge_ack_limit", "", 1, 10000000,
-                  "challenge ACKs per second per core (RFC 5961 §7)",
-                  [](auto& c) -> auto& { return c.tcp.challenge_ack_limit; }),
-       special("congestion_control", Kind::kString, "\"cubic\" (RFC 9438) or \"newreno\" (RFC 6582)",
-               parse_cc, emit_cc),
-       integer<C>("initial_window_segments", "", 1, 64, "initial congestion window (RFC 6928)",
-                  [](auto& c) -> auto& { return c.tcp.initial_window_segments; }),
+      {ms(
+           "msl_ms", 1, 600000, "maximum segment lifetime; TIME-WAIT lasts 2*MSL",
+           [](auto& c) -> auto& { return c.tcp.msl; }),
+       ms(
+           "fin_wait2_timeout_ms", 1, 3600000, "release an orphaned FIN-WAIT-2 connection after",
+           [](auto& c) -> auto& { return c.tcp.fin_wait2_timeout; }),
+       ms(
+           "rto_initial_ms", 1, 600000, "initial retransmission timeout (RFC 6298 (2.1))",
+           [](auto& c) -> auto& { return c.tcp.rto_initial; }),
+       ms(
+           "rto_min_ms", 1, 600000, "lower bound of the RTO (RFC 6298 (2.4))",
+           [](auto& c) -> auto& { return c.tcp.rto_min; }),
+       ms(
+           "rto_max_ms", 1, 600000, "upper bound of the RTO (RFC 6298 (2.5))",
+           [](auto& c) -> auto& { return c.tcp.rto_max; }),
+       ms(
+           "delayed_ack_ms", 0, 499, "delayed-ACK timer, < 500 ms per RFC 9293 (0 = ACK at once)",
+           [](auto& c) -> auto& { return c.tcp.delayed_ack; }),
+       ms(
+           "syn_rcvd_timeout_ms", 0, 600000,
+           "give up a SYN-RECEIVED connection after (0 = governed by syn_retries)",
+           [](auto& c) -> auto& { return c.tcp.syn_rcvd_timeout; }),
+       integer<C>(
+           "syn_retries", "", 0, 127, "SYN / SYN-ACK retransmissions before giving up",
+           [](auto& c) -> auto& { return c.tcp.syn_retries; }),
+       integer<C>(
+           "max_retries", "", 1, 255, "data retransmissions before giving up",
+           [](auto& c) -> auto& { return c.tcp.max_retries; }),
+       integer<C>(
+           "mss", "bytes", 536, 9000, "our MSS; at most port.mtu - 40",
+           [](auto& c) -> auto& { return c.tcp.mss; }),
+       integer<C>(
+           "rcv_buf", "bytes", 1024, 1 << 30, "receive window offered per connection",
+           [](auto& c) -> auto& { return c.tcp.rcv_buf; }),
+       integer<C>(
+           "snd_buf", "bytes", 1024, 1 << 30, "send buffer limit per connection",
+           [](auto& c) -> auto& { return c.tcp.snd_buf; }),
+       integer<C>(
+           "max_connections", "", 1, 1 << 26,
+           "connections per core; SYNs beyond are dropped and counted",
+           [](auto& c) -> auto& { return c.tcp.max_connections; }),
+       integer<C>(
+           "time_wait_capacity", "", 1, 1 << 26,
+           "TIME-WAIT entries per core; the oldest is recycled beyond",
+           [](auto& c) -> auto& { return c.tcp.time_wait_capacity; }),
+       integer<C>(
+           "syn_backlog", "", 1, 1 << 20, "half-open connections per listener",
+           [](auto& c) -> auto& { return c.tcp.syn_backlog; }),
+       integer<C>(
+           "accept_backlog", "", 1, 1 << 20, "reserved for queued-accept APIs",
+           [](auto& c) -> auto& { return c.tcp.accept_backlog; }),
+       boolean<C>(
+           "syn_cookies", "answer with SYN cookies when the SYN queue is full (RFC 4987)",
+           [](auto& c) -> auto& { return c.tcp.syn_cookies; }),
+       boolean<C>(
+           "window_scaling", "window scale option (RFC 7323)",
+           [](auto& c) -> auto& { return c.tcp.window_scaling; }),
+       boolean<C>(
+           "timestamps", "timestamps option and PAWS (RFC 7323)",
+           [](auto& c) -> auto& { return c.tcp.timestamps; }),
+       boolean<C>(
+           "sack", "selective acknowledgments (RFC 2018)",
+           [](auto& c) -> auto& { return c.tcp.sack; }),
+       boolean<C>(
+           "nagle", "Nagle's algorithm on by default for new connections",
+           [](auto& c) -> auto& { return c.tcp.nagle; }),
+       boolean<C>(
+           "keepalive", "keep-alive on by default for new connections",
+           [](auto& c) -> auto& { return c.tcp.keepalive; }),
+       secs(
+           "keepalive_idle_s", 1, 604800, "idle time before the first keep-alive probe",
+           [](auto& c) -> auto& { return c.tcp.keepalive_idle; }),
+       secs(
+           "keepalive_interval_s", 1, 86400, "time between keep-alive probes",
+           [](auto& c) -> auto& { return c.tcp.keepalive_interval; }),
+       integer<C>(
+           "keepalive_probes", "", 1, 127, "unanswered probes before the connection is dropped",
+           [](auto& c) -> auto& { return c.tcp.keepalive_probes; }),
+       integer<C>(
+           "challenge_ack_limit", "", 1, 10000000,
+           "challenge ACKs per second per core (RFC 5961 §7)",
+           [](auto& c) -> auto& { return c.tcp.challenge_ack_limit; }),
+       special("congestion_control", Kind::kString,
+               "\"cubic\" (RFC 9438) or \"newreno\" (RFC 6582)", parse_cc, emit_cc),
+       integer<C>(
+           "initial_window_segments", "", 1, 64, "initial congestion window (RFC 6928)",
+           [](auto& c) -> auto& { return c.tcp.initial_window_segments; }),
        special("isn_secret", Kind::kString,
                "RFC 6528 ISN key as 32 hex digits; \"\" = random at start (set only for tests)",
                parse_isn_secret, emit_isn_secret)}});
-  s.push_back(Section{
-      "metrics",
-      {boolean<C>("enabled", "serve /metrics (Prometheus text format)",
-                  [](auto& c) -> auto& { return c.metrics.enabled; }),
-       special("listen", Kind::kString,
-               "exporter address \"host:port\" (kernel socket, in the process's netns)",
-               parse_metrics_listen, [](const C& c) { return quote(c.metrics.listen); })}});
-  s.push_back(Section{
-      "app",
-      {special("listen_ports", Kind::kIntegerList,
-               "TCP ports the application listens on (1..65535, unique, at least one)",
-               parse_listen_ports, emit_listen_ports),
-       boolean<C>("hold_close_wait",
-                  "test mode: never close after the peer's FIN (holds connections in CLOSE-WAIT)",
-                  [](auto& c) -> auto& { return c.app.hold_close_wait; })}});
+  s.push_back(
+      Section{"metrics",
+              {boolean<C>(
+                   "enabled", "serve /metrics (Prometheus text format)",
+                   [](auto& c) -> auto& { return c.metrics.enabled; }),
+               special("listen", Kind::kString,
+                       "exporter address \"host:port\" (kernel socket, in the process's netns)",
+                       parse_metrics_listen, [](const C& c) { return quote(c.metrics.listen); })}});
+  s.push_back(
+      Section{"app",
+              {special("listen_ports", Kind::kIntegerList,
+                       "TCP ports the application listens on (1..65535, unique, at least one)",
+                       parse_listen_ports, emit_listen_ports),
+               boolean<C>(
+                   "hold_close_wait",
+                   "test mode: never close after the peer's FIN (holds connections in CLOSE-WAIT)",
+                   [](auto& c) -> auto& { return c.app.hold_close_wait; })}});
   return s;
 }
 
 std::vector<Field<PortConfig>> make_port_fields() {
   using P = PortConfig;
   return {
-      integer<P>("port_id", "", 0, 1023, "DPDK port index (after -a / --vdev probing)",
-                 [](auto& p) -> auto& { return p.port_id; }),
-      integer<P>("rx_desc", "", 64, 16384, "rx ring descriptors per queue",
-                 [](auto& p) -> auto& { return p.rx_desc; }),
-      integer<P>("tx_desc", "", 64, 16384, "tx ring descriptors per queue",
-                 [](auto& p) -> auto& { return p.tx_desc; }),
-      integer<P>("mtu", "bytes", 576, 9600, "IP MTU of the port",
-                 [](auto& p) -> auto& { return p.mtu; }),
-      boolean<P>("promiscuous", "accept frames for any MAC address",
-                 [](auto& p) -> auto& { return p.promiscuous; }),
+      integer<P>(
+          "port_id", "", 0, 1023, "DPDK port index (after -a / --vdev probing)",
+          [](auto& p) -> auto& { return p.port_id; }),
+      integer<P>(
+          "rx_desc", "", 64, 16384, "rx ring descriptors per queue",
+          [](auto& p) -> auto& { return p.rx_desc; }),
+      integer<P>(
+          "tx_desc", "", 64, 16384, "tx ring descriptors per queue",
+          [](auto& p) -> auto& { return p.tx_desc; }),
+      integer<P>(
+          "mtu", "bytes", 576, 9600, "IP MTU of the port", [](auto& p) -> auto& { return p.mtu; }),
+      boolean<P>(
+          "promiscuous", "accept frames for any MAC address",
+          [](auto& p) -> auto& { return p.promiscuous; }),
   };
 }
 
@@ -434,16 +483,26 @@ void fail(const std::string& path, const std::string& reason, const toml::node* 
 
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    case toml::node_type::none: break;
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }

@@ -83,7 +83,8 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
       return std::nullopt;
     hp.host = std::string(text.substr(1, close - 1));
-    if (hp.host.empty() || hp.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
+    if (hp.host.empty() ||
+        hp.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
       return std::nullopt;
     port = text.substr(close + 2);
   } else {
@@ -95,8 +96,7 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     const bool is_name = hp.host.find_first_not_of(
                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") ==
                          std::string::npos;
-    const bool all_digits_and_dots =
-        hp.host.find_first_not_of("0123456789.") == std::string::npos;
+    const bool all_digits_and_dots = hp.host.find_first_not_of("0123456789.") == std::string::npos;
     if (!is_name || (all_digits_and_dots && !parse_ipv4(hp.host))) return std::nullopt;
   }
   const auto p = parse_decimal<std::uint32_t>(port);

@@ -15,6 +15,7 @@
 #include <rte_prefetch.h>
 
 #include "net_util.h"
+#include <cstdio>
 #include "shardtcp/tcp/segment.h"
 
 namespace shardtcp::dataplane {
@@ -91,6 +92,7 @@ void Core::run() {
 
     // Timers: cheap when nothing is due.
     stack_->poll(now_);
+    for (const auto& o : stack_->output()) if (o.flags == tcp::kAck && o.payload_len == 0) std::fprintf(stderr, "DBG core %u out ACK in-poll %u ack %u t=%lu\n", index_, o.tuple.remote_port, o.ack, now_);
     work += drain_output();
     if (start >= next_hk) {
       housekeeping();
@@ -232,7 +234,10 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
     t.remote_ip = rte_be_to_cpu_32(ip->src_addr);
     t.remote_port = static_cast<std::uint16_t>((th[0] << 8) | th[1]);
     t.local_port = static_cast<std::uint16_t>((th[2] << 8) | th[3]);
-    const unsigned owner = owner_core(t, sh_.num_cores);
+    const std::uint32_t h = sh_.rx_rss_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0
+                                ? m->hash.rss
+                                : flow_hash(t);
+    const unsigned owner = owner_from_hash(h, sh_.num_cores);
     if (owner != index_) return steer(m, owner);
   }
   rx_tcp(m);
@@ -312,8 +317,10 @@ void Core::rx_tcp(rte_mbuf* m) {
   seg.tuple.remote_ip = src;
   // Zero copy: seg.payload points into the mbuf, which lives until input()
   // returns (the callback contract: the view is valid only inside on_data).
+  if (seg.flags & tcp::kFin) std::fprintf(stderr, "DBG core %u in FIN %u->%u seq %u ack %u t=%lu\n", index_, seg.tuple.remote_port, seg.tuple.local_port, seg.seq, seg.ack, now_);
   stack_->input(seg, now_);
   rte_pktmbuf_free(m);
+  for (const auto& o : stack_->output()) if (o.flags == tcp::kAck && o.payload_len == 0) std::fprintf(stderr, "DBG core %u out ACK in-input %u ack %u t=%lu\n", index_, o.tuple.remote_port, o.ack, now_);
   drain_output();
 }
 

@@ -40,7 +40,8 @@ struct Shared {
   tcp::Ipv4 gateway = 0;  // 0 = none
   bool rx_ip_cksum = false, rx_tcp_cksum = false;
   bool tx_ip_cksum = false, tx_tcp_cksum = false;
-  bool sw_steering = false;
+  bool sw_steering = false;  // check each TCP packet's owner core
+  bool rx_rss_hash = false;  // use the NIC's Toeplitz hash when the mbuf has one
   unsigned num_cores = 1;
   double us_per_tsc = 0;
   std::uint64_t tsc0 = 0;

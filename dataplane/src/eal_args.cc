@@ -77,15 +77,6 @@ EalPlan plan_eal(const config::Config& cfg, const std::string& prog, unsigned co
   }
   // --in-memory: no runtime files under /var/run/dpdk, several processes
   // coexist and nothing is left behind after a crash.
-  // eal.file_prefix names the runtime dir (several processes on one host);
-  // without one, --in-memory.
-  if (!cfg.eal.file_prefix.empty() && !has_arg(extra, "--file-prefix")) {
-    a.push_back("--file-prefix");
-    a.push_back(cfg.eal.file_prefix);
-  } else if (!has_arg(extra, "--in-memory") && !has_arg(extra, "--file-prefix") &&
-             !has_arg(extra, "--proc-type")) {
-    a.push_back("--in-memory");
-  }
   if (!has_arg(extra, "--log-level")) a.push_back("--log-level=lib.eal:notice");
 
   const std::uint64_t need = estimate_memory_bytes(cfg, cores);
@@ -100,14 +91,33 @@ EalPlan plan_eal(const config::Config& cfg, const std::string& prog, unsigned co
     }
   }
   plan.hugepages = !no_huge;
+  const bool user_prefix = has_arg(extra, "--file-prefix") || has_arg(extra, "--proc-type");
+  // eal.file_prefix names the runtime dir (several processes on one host).
+  // Without one: --in-memory with hugepages; with --no-huge (which DPDK
+  // treats as legacy memory, refused together with --in-memory)
+  // --no-shconf, which likewise leaves no runtime files behind.
+  if (!cfg.eal.file_prefix.empty() && !user_prefix) {
+    a.push_back("--file-prefix");
+    a.push_back(cfg.eal.file_prefix);
+  } else if (!user_prefix && !no_huge && !has_arg(extra, "--in-memory")) {
+    a.push_back("--in-memory");
+  } else if (!user_prefix && no_huge && !has_arg(extra, "--no-shconf")) {
+    a.push_back("--no-shconf");
+  }
   if (no_huge) {
     if (!has_arg(extra, "--no-huge")) a.push_back("--no-huge");
     if (!has_arg(extra, "-m") && !has_arg(extra, "--socket-mem")) {
       a.push_back("-m");
-      a.push_back(std::to_string(std::max<std::uint64_t>(512, need_mb + need_mb / 4)));
+      a.push_back(std::to_string(std::max<std::uint64_t>(512, need_mb * 2)));
     }
   }
-  a.insert(a.end(), extra.begin(), extra.end());
+  for (const std::string& x : extra) {
+    if (no_huge && x == "--in-memory") {
+      plan.notes.push_back("eal.args: dropped --in-memory (incompatible with --no-huge)");
+      continue;
+    }
+    a.push_back(x);
+  }
   return plan;
 }
 

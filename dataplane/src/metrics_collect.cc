@@ -98,8 +98,7 @@ constexpr TcpCounterDef kTcpCounters[] = {
     {"delayed_acks_total", "ACKs sent by the delayed-ACK timer (DelayedACKs).",
      &tcp::TcpCounters::delayed_acks},
     {"keepalive_probes_total", "Keep-alive probes sent.", &tcp::TcpCounters::keepalive_probes},
-    {"zero_window_probes_total", "Zero-window probes sent.",
-     &tcp::TcpCounters::zero_window_probes},
+    {"zero_window_probes_total", "Zero-window probes sent.", &tcp::TcpCounters::zero_window_probes},
     {"conn_limit_drops_total", "SYNs dropped at tcp.max_connections.",
      &tcp::TcpCounters::conn_limit_drops},
 };
@@ -159,9 +158,9 @@ void MetricsExporter::Collector::collect_tcp(std::deque<MetricFamily>& out) cons
   // Every RFC 9293 state but CLOSED ("no connection state at all"), including
   // LISTEN (listeners) and TIME-WAIT (compact entries), exact because only
   // the engine's set_state() moves them.
-  auto& states = family(out, "shardtcp_tcp_connections",
-                        "Connections per RFC 9293 state (LISTEN counts listeners).",
-                        MetricType::Gauge);
+  auto& states =
+      family(out, "shardtcp_tcp_connections",
+             "Connections per RFC 9293 state (LISTEN counts listeners).", MetricType::Gauge);
   for (const auto& c : cores_) {
     for (int i = 0; i < tcp::kNumStates; ++i) {
       const tcp::State s = tcp::state_from_index(i);
@@ -200,9 +199,9 @@ void MetricsExporter::Collector::collect_tcp(std::deque<MetricFamily>& out) cons
       sample(f, {{"core", std::to_string(c.core)}}, as_double((c.tcp->*def.field).get()));
     }
   }
-  auto& drops = family(out, "shardtcp_tcp_drops_total",
-                       "TCP segments dropped, by reason (every drop site has one).",
-                       MetricType::Counter);
+  auto& drops =
+      family(out, "shardtcp_tcp_drops_total",
+             "TCP segments dropped, by reason (every drop site has one).", MetricType::Counter);
   for (const auto& c : cores_) {
     for (int r = 0; r < tcp::kNumDropReasons; ++r) {
       sample(drops,
@@ -232,8 +231,7 @@ void MetricsExporter::Collector::collect_dataplane(std::deque<MetricFamily>& out
     }
   }
   auto& steered = family(out, "shardtcp_steered_packets_total",
-                         "Packets handed between cores by software steering.",
-                         MetricType::Counter);
+                         "Packets handed between cores by software steering.", MetricType::Counter);
   for (const auto& c : cores_) {
     sample(steered, {{"core", std::to_string(c.core)}, {"direction", "out"}},
            as_double(c.dp->steered_out.get()));
@@ -309,14 +307,15 @@ void MetricsExporter::Collector::collect_hooks(std::deque<MetricFamily>& out) co
     };
     for (const auto& def : kPort) {
       auto& f = family(out, def.name, def.help, MetricType::Counter);
-      for (const auto& p : ports) sample(f, {{"port", std::to_string(p.port_id)}}, as_double(p.*def.field));
+      for (const auto& p : ports)
+        sample(f, {{"port", std::to_string(p.port_id)}}, as_double(p.*def.field));
     }
-    auto& up = family(out, "shardtcp_port_link_up", "1 if the port's link is up.",
-                      MetricType::Gauge);
+    auto& up =
+        family(out, "shardtcp_port_link_up", "1 if the port's link is up.", MetricType::Gauge);
     auto& speed = family(out, "shardtcp_port_link_speed_bytes",
                          "Link speed in bytes per second (0 if unknown).", MetricType::Gauge);
-    auto& info = family(out, "shardtcp_port_info", "Port driver (value is always 1).",
-                        MetricType::Gauge);
+    auto& info =
+        family(out, "shardtcp_port_info", "Port driver (value is always 1).", MetricType::Gauge);
     for (const auto& p : ports) {
       const std::string port = std::to_string(p.port_id);
       sample(up, {{"port", port}}, p.link_up ? 1.0 : 0.0);
@@ -352,15 +351,15 @@ void MetricsExporter::Collector::collect_hooks(std::deque<MetricFamily>& out) co
     }
   }
   if (hooks_.mempool_stats) {
-    auto& f = family(out, "shardtcp_mempool_mbufs", "Mbufs per pool, in use or free.",
-                     MetricType::Gauge);
+    auto& f =
+        family(out, "shardtcp_mempool_mbufs", "Mbufs per pool, in use or free.", MetricType::Gauge);
     for (const auto& p : hooks_.mempool_stats()) {
       sample(f, {{"pool", p.name}, {"state", "in_use"}}, as_double(p.in_use));
       sample(f, {{"pool", p.name}, {"state", "free"}}, as_double(p.free));
     }
   }
-  auto& build = family(out, "shardtcp_build_info",
-                       "Build information (value is always 1).", MetricType::Gauge);
+  auto& build = family(out, "shardtcp_build_info", "Build information (value is always 1).",
+                       MetricType::Gauge);
   sample(build, {{"version", hooks_.version}, {"dpdk_version", hooks_.dpdk_version}}, 1.0);
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "shardtcp/tcp/types.h"
+
 namespace shardtcp::dataplane {
 
 // rte_pktmbuf_mtod without the C-style cast.
@@ -20,5 +22,8 @@ extern const std::uint8_t kSymmetricRssKey[kSymmetricRssKeyLen];
 
 // Set at port start-up: the RETA size used by owner_core() (128 in software).
 void set_reta_size(std::uint32_t n);
+// Symmetric Toeplitz hash of a flow (what an RSS NIC with our key computes).
+std::uint32_t flow_hash(const tcp::FourTuple& t);
+unsigned owner_from_hash(std::uint32_t hash, unsigned num_cores);
 
 }  // namespace shardtcp::dataplane

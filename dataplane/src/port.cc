@@ -53,7 +53,15 @@ Status configure_port(const config::Config& cfg, unsigned cores, PortPlan& plan)
       (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP) & info.flow_type_rss_offloads;
   plan.hw_rss = cores > 1 && plan.nb_rxq == cores &&
                 (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0;
-  plan.sw_steering = cores > 1 && !plan.hw_rss;
+  // Every multi-core setup checks each TCP packet's owner: a PMD may accept
+  // the RSS config yet spread flows its own way (net_tap: kernel flow hash;
+  // net_af_packet: PACKET_FANOUT_HASH). With working RSS the check costs one
+  // read of the NIC's hash (RSS_HASH offload) and never steers.
+  plan.sw_steering = cores > 1;
+  if (plan.hw_rss && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
+    plan.rx_rss_hash = true;
+    conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+  }
   if (plan.hw_rss) {
     std::memcpy(g_rss_key, kSymmetricRssKey, kSymmetricRssKeyLen);
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
@@ -136,7 +144,8 @@ Status start_port(const config::Config& cfg, PortPlan& plan,
   for (std::uint16_t q = 0; q < plan.nb_rxq; ++q) {
     rte_eth_rxconf rxc = info.default_rxconf;
     rxc.offloads = (plan.rx_ip_cksum ? RTE_ETH_RX_OFFLOAD_IPV4_CKSUM : 0) |
-                   (plan.rx_tcp_cksum ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM : 0);
+                   (plan.rx_tcp_cksum ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM : 0) |
+                   (plan.rx_rss_hash ? RTE_ETH_RX_OFFLOAD_RSS_HASH : 0);
     if (int rc = rte_eth_rx_queue_setup(plan.port, q, plan.rx_desc, sock, &rxc, pools[q]);
         rc != 0) {
       return {1, "port " + std::to_string(plan.port) + ": rx queue " + std::to_string(q) +

@@ -74,15 +74,22 @@ bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
 void set_reta_size(std::uint32_t n) { g_reta_size = n == 0 ? 128 : n; }
 const char* dpdk_version() { return rte_version(); }
 
-unsigned owner_core(const tcp::FourTuple& t, unsigned num_cores) {
-  if (num_cores <= 1) return 0;
+std::uint32_t flow_hash(const tcp::FourTuple& t) {
   // Toeplitz over (src ip, dst ip, src port, dst port) as the NIC sees an
   // incoming packet; the symmetric key makes the direction irrelevant.
   std::uint32_t in[3] = {t.remote_ip, t.local_ip,
                          (std::uint32_t{t.remote_port} << 16) | t.local_port};
-  const std::uint32_t h =
-      rte_softrss(in, 3, kSymmetricRssKey);  // NOLINT: DPDK takes a non-const key
-  return (h % g_reta_size) % num_cores;
+  return rte_softrss(in, 3, kSymmetricRssKey);
+}
+
+unsigned owner_from_hash(std::uint32_t hash, unsigned num_cores) {
+  // The RETA maps hash % reta_size to queue (i % cores) (see port.cc).
+  return (hash % g_reta_size) % num_cores;
+}
+
+unsigned owner_core(const tcp::FourTuple& t, unsigned num_cores) {
+  if (num_cores <= 1) return 0;
+  return owner_from_hash(flow_hash(t), num_cores);
 }
 
 int run(const config::Config& cfg, const AppSetup& app) {
@@ -112,6 +119,12 @@ int run(const config::Config& cfg, const AppSetup& app) {
   RuntimeInfo info;
   bool port_started = false;
   do {
+    if (cores > kMaxCores) {
+      std::fprintf(stderr, "shardtcp: eal.lcores: %u lcores, at most %u supported\n", cores,
+                   kMaxCores);
+      exit_code = kExitConfig;
+      break;
+    }
     if (Status s = configure_port(cfg, cores, plan); !s.ok()) {
       std::fprintf(stderr, "shardtcp: %s\n", s.message.c_str());
       exit_code = s.code;
@@ -167,6 +180,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     sh.tx_ip_cksum = plan.tx_ip_cksum;
     sh.tx_tcp_cksum = plan.tx_tcp_cksum;
     sh.sw_steering = plan.sw_steering;
+    sh.rx_rss_hash = plan.rx_rss_hash;
     sh.num_cores = cores;
     sh.us_per_tsc = 1e6 / static_cast<double>(rte_get_tsc_hz());
     sh.tsc0 = rte_rdtsc();
@@ -211,10 +225,11 @@ int run(const config::Config& cfg, const AppSetup& app) {
     rte_ether_format_addr(mac, sizeof(mac), &ea);
     std::printf(
         "shardtcp: port %u (%s) MAC %s, IPv4 %s/%u gateway %s, %u core(s), %u rx / %u tx "
-        "queue(s), %s, checksum offload rx %s tx %s, %s, %u mbufs/core, DPDK %s\n",
+        "queue(s), %s, checksum offload rx %s tx %s, %s, %u mbufs/core, %s\n",
         plan.port, plan.driver.c_str(), mac, ip_str(sh.ip).c_str(), cfg.net.prefix_len,
         sh.gateway != 0 ? ip_str(sh.gateway).c_str() : "none", cores, plan.nb_rxq, plan.nb_txq,
-        plan.hw_rss ? "RSS (symmetric Toeplitz)"
+        plan.hw_rss ? (plan.rx_rss_hash ? "RSS (symmetric Toeplitz, NIC hash checked)"
+                                        : "RSS (symmetric Toeplitz) + software steering check")
                     : (plan.sw_steering ? "software steering" : "single core"),
         info.rx_cksum_offload ? "yes" : "no", info.tx_cksum_offload ? "yes" : "no",
         eal.hugepages ? "hugepages" : "no hugepages", cfg.mempool.mbufs, rte_version());

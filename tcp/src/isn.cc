@@ -65,7 +65,8 @@ std::uint64_t siphash24(const void* data, std::size_t len, const std::uint64_t k
   for (std::size_t i = 0; i < full; i += 8) s.compress(load_le64(p + i));
   // Last word: remaining bytes, length mod 256 in the top byte.
   std::uint64_t b = static_cast<std::uint64_t>(len & 0xff) << 56;
-  for (std::size_t i = 0; i < (len & 7); ++i) b |= static_cast<std::uint64_t>(p[full + i]) << (8 * i);
+  for (std::size_t i = 0; i < (len & 7); ++i)
+    b |= static_cast<std::uint64_t>(p[full + i]) << (8 * i);
   s.compress(b);
   return s.finish();
 }

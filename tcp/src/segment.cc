@@ -28,9 +28,7 @@ constexpr std::size_t kMinHeader = 20;
 constexpr std::size_t kMaxOptions = 40;  // data offset is 4 bits: 60-byte header
 constexpr std::uint8_t kMaxWscale = 14;  // RFC 7323 §2.3
 
-std::uint16_t rd16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
+std::uint16_t rd16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
 std::uint32_t rd32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
          p[3];
@@ -239,8 +237,8 @@ std::uint32_t checksum_partial(const void* data, std::size_t len, std::uint32_t 
   if (len == 1) {
     // The odd byte is the high-order byte of a zero-padded word (§4.1); only
     // the last chunk of a chained computation may have odd length.
-    acc += std::endian::native == std::endian::little ? std::uint64_t{p[0]}
-                                                      : std::uint64_t{p[0]} << 8;
+    acc +=
+        std::endian::native == std::endian::little ? std::uint64_t{p[0]} : std::uint64_t{p[0]} << 8;
   }
   // Fold 64 -> 32 bits with end-around carries.
   acc = (acc & 0xffffffffu) + (acc >> 32);

@@ -150,6 +150,7 @@ void StackImpl::reap() {
     graveyard_ = t->fifo_next;
     t->sndbuf.release(chunks_);
     if (t->reasm != nullptr) put_reasm(t->reasm);
+    if (t->sacks != nullptr) put_sacks(t->sacks);
     t->~Tcb();
     void* p = t;
     std::memcpy(p, &tcb_free_, sizeof(Tcb*));
@@ -170,6 +171,21 @@ ReassemblyQueue* StackImpl::get_reasm() {
 void StackImpl::put_reasm(ReassemblyQueue* q) {
   q->clear();
   reasm_free_.push_back(q);
+}
+
+SackScoreboard* StackImpl::get_sacks() {
+  if (sacks_free_.empty()) {
+    sacks_all_.push_back(std::make_unique<SackScoreboard>());
+    return sacks_all_.back().get();
+  }
+  SackScoreboard* s = sacks_free_.back();
+  sacks_free_.pop_back();
+  return s;
+}
+
+void StackImpl::put_sacks(SackScoreboard* s) {
+  s->clear();
+  sacks_free_.push_back(s);
 }
 
 // --- listeners ------------------------------------------------------------------------

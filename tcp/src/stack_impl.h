@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "reassembly.h"
+#include "sack_scoreboard.h"
 #include "send_buffer.h"
 #include "shardtcp/tcp/flow_table.h"
 #include "shardtcp/tcp/isn.h"
@@ -102,6 +103,9 @@ class StackImpl {
   bool ack_arrived(Tcb& t, const Segment& seg);
   void new_data_acked(Tcb& t, const Segment& seg);
   void dup_ack(Tcb& t);
+  void enter_recovery(Tcb& t, bool sack_based);
+  void sack_transmit(Tcb& t);  // RFC 6675 §5 step (C)
+  void send_range(Tcb& t, std::uint32_t seq, std::uint32_t len);
   void update_window(Tcb& t, const Segment& seg);
   void text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
                     bool fin);
@@ -150,6 +154,8 @@ class StackImpl {
   Listener* find_listener(Ipv4 local_ip, std::uint16_t port);
   ReassemblyQueue* get_reasm();
   void put_reasm(ReassemblyQueue* q);
+  SackScoreboard* get_sacks();
+  void put_sacks(SackScoreboard* s);
   void notify_closed(Tcb& t, CloseReason why);
 
   TcpConfig cfg_;
@@ -168,6 +174,8 @@ class StackImpl {
   ReassemblyPool reasm_pages_;
   std::vector<std::unique_ptr<ReassemblyQueue>> reasm_all_;
   std::vector<ReassemblyQueue*> reasm_free_;
+  std::vector<std::unique_ptr<SackScoreboard>> sacks_all_;
+  std::vector<SackScoreboard*> sacks_free_;
 
   // Tcb pool: slabs of raw storage, a free list through fifo_next, and the
   // graveyard of Tcbs freed during the current call (reaped lazily so

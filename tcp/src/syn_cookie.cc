@@ -25,9 +25,9 @@ constexpr std::uint32_t inverse_mod_2_24(std::uint32_t a) {
 constexpr std::uint32_t kSpreadInv = inverse_mod_2_24(kSpread);
 static_assert(((kSpread * kSpreadInv) & kLowMask) == 1u);
 
-constexpr std::uint32_t kTsWscaleMask = 0x0f;  // bits 0-3
-constexpr std::uint32_t kTsNoWscale = 0x0f;    // "client sent no window scale"
-constexpr std::uint32_t kTsSackBit = 0x10;     // bit 4
+constexpr std::uint32_t kTsWscaleMask = 0x0f;   // bits 0-3
+constexpr std::uint32_t kTsNoWscale = 0x0f;     // "client sent no window scale"
+constexpr std::uint32_t kTsSackBit = 0x10;      // bit 4
 constexpr std::uint32_t kTsReservedBit = 0x20;  // bit 5
 constexpr std::uint32_t kTsBits = 6;
 

@@ -21,6 +21,7 @@ namespace shardtcp::tcp {
 class StackImpl;
 class Tcb;
 class ReassemblyQueue;
+class SackScoreboard;
 struct Listener;
 
 // The one wheel slot a connection owns, armed at its earliest deadline.
@@ -56,6 +57,7 @@ class Tcb final : public Connection {
   CongestionController cc;
   SendBuffer sndbuf;
   ReassemblyQueue* reasm = nullptr;  // only while out-of-order bytes are held
+  SackScoreboard* sacks = nullptr;   // only while the peer SACKs our data (RFC 6675)
 
   // --- RFC 9293 §3.3.1 variables -----------------------------------------
   FourTuple tuple;
@@ -71,7 +73,8 @@ class Tcb final : public Connection {
   std::uint32_t rcv_nxt = 0;
   std::uint32_t rcv_adv = 0;  // right edge of the window we advertised
   std::uint32_t rtt_seq = 0;  // sequence number being timed (Karn)
-  std::uint32_t recover = 0;  // RFC 6582 "recover"
+  std::uint32_t recover = 0;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
+  std::uint32_t high_rxt = 0;  // RFC 6675 HighRxt (one past the highest retransmitted)
   std::uint32_t ts_recent = 0;  // RFC 7323 §4.3
   std::uint32_t ts_offset = 0;  // per-connection TSval offset
   std::uint32_t last_ack_sent = 0;  // RFC 7323 §4.3 Last.ACK.sent
@@ -98,6 +101,7 @@ class Tcb final : public Connection {
   bool nagle : 1 = false;
   bool keepalive : 1 = false;
   bool in_recovery : 1 = false;  // fast recovery (RFC 6582 / 6675)
+  bool sack_recovery : 1 = false;  // the recovery is RFC 6675 (SACK) based
   bool ack_now : 1 = false;      // send an ACK at the end of input processing
   bool dead : 1 = false;         // freed; memory reclaimed on the next input/poll
   bool active_open : 1 = false;

@@ -253,6 +253,14 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     return false;
   }
   if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;  // peer alive: keep probing
+  // RFC 2018 / RFC 6675: record what the peer holds above SND.UNA.
+  if (t.sack_ok && seg.opts.num_sack > 0) {
+    if (t.sacks == nullptr) t.sacks = get_sacks();
+    t.sacks->on_ack(seq_gt(ack, t.snd_una) ? ack : t.snd_una, seg.opts.sack, seg.opts.num_sack,
+                    t.snd_max);
+  } else if (t.sacks != nullptr && seq_gt(ack, t.snd_una)) {
+    t.sacks->on_ack(ack, nullptr, 0, t.snd_max);
+  }
   if (seq_gt(ack, t.snd_una)) {
     update_window(t, seg);
     new_data_acked(t, seg);
@@ -266,6 +274,10 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     if (dup) dup_ack(t);
   }
   // else: an old ACK (RFC 9293: ignore it, keep processing the segment).
+  if (t.sacks != nullptr && t.sacks->empty() && !t.in_recovery) {
+    put_sacks(t.sacks);  // idle connections hold no scoreboard
+    t.sacks = nullptr;
+  }
 
   if (t.fin_acked) {
     switch (t.state) {
@@ -309,17 +321,19 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
 
   if (t.in_recovery) {
     if (seq_ge(ack, t.recover)) {
-      // RFC 6582 §3.2 step 6: full acknowledgment ends fast recovery.
+      // RFC 6582 §3.2 step 6 / RFC 6675 §5: ACK of RecoveryPoint ends recovery.
       t.in_recovery = false;
+      t.sack_recovery = false;
       t.dupacks = 0;
       t.cc.on_exit_recovery();
+    } else if (t.sack_recovery) {
+      sack_transmit(t);  // RFC 6675 §5 (C): a partial ACK also clocks out data
     } else {
       // RFC 6582 §3.2 step 5: partial ACK -> retransmit the next hole,
       // deflate by the amount acked, add back one SMSS.
       t.cc.deflate(acked);
       if (acked >= t.mss) t.cc.inflate(t.mss);
       retransmit_head(t);
-      t.rtx_at = now_ + t.rtt.rto();
     }
   } else {
     t.dupacks = 0;
@@ -330,7 +344,7 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
   // RFC 6298 (5.2) all data acked -> stop the timer; (5.3) else restart it.
   if (t.snd_una == t.snd_max) {
     if (!t.persist) t.rtx_at = kNever;
-  } else if (!t.in_recovery || seq_ge(ack, t.recover)) {
+  } else {
     t.rtx_at = now_ + t.rtt.rto();
     t.persist = false;
   }
@@ -341,25 +355,96 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
   }
 }
 
-// RFC 5681 §3.2 / RFC 6582 §3.2 duplicate ACK handling.
+// RFC 5681 §3.2 / RFC 6582 §3.2 / RFC 6675 §5 duplicate ACK handling.
 void StackImpl::dup_ack(Tcb& t) {
   if (t.dupacks < 255) ++t.dupacks;
   if (t.in_recovery) {
-    t.cc.inflate(t.mss);  // RFC 6582 step 4: each further duplicate inflates
-    return;               // output() at the end of input sends what it allows
+    if (t.sack_recovery) {
+      sack_transmit(t);  // RFC 6675 §5 (C)
+    } else {
+      t.cc.inflate(t.mss);  // RFC 6582 step 4: output() sends what it allows
+    }
+    return;
   }
-  if (t.dupacks != 3) return;
-  // RFC 6582 §3.2 step 2: only if the cumulative ACK covers more than "recover".
-  if (!seq_gt(t.snd_una, t.recover) && t.recover != t.snd_una) return;
+  const bool sacked = t.sacks != nullptr && !t.sacks->empty();
+  // RFC 6675 §5: DupThresh duplicates, or IsLost(HighACK + 1).
+  if (t.dupacks < 3 && !(sacked && t.sacks->is_lost(t.snd_una, t.mss))) return;
+  // RFC 6582 §3.2 step 1/§4: not for duplicates of data sent before the
+  // last RTO (SND.UNA has not passed "recover").
+  if (seq_lt(t.snd_una, t.recover)) return;
+  enter_recovery(t, sacked && t.snd_nxt == t.snd_max);
+}
+
+void StackImpl::enter_recovery(Tcb& t, bool sack_based) {
   ctr_.fast_retransmits.inc();
-  t.recover = t.snd_max;
+  t.recover = t.snd_max;  // RecoveryPoint = HighData
   t.in_recovery = true;
+  t.sack_recovery = sack_based;
   t.cc.on_enter_recovery(t.flight(), now_);
-  t.cc.inflate(3 * static_cast<std::uint32_t>(t.mss));
   t.rtt_timing = false;  // Karn
-  retransmit_head(t);
+  if (sack_based) {
+    // RFC 6675 §5 (4.3): retransmit the first unacknowledged segment, then
+    // let the pipe estimate clock out more.
+    t.high_rxt = t.snd_una;
+    const std::uint32_t len = std::min<std::uint32_t>(t.mss, t.snd_max - t.snd_una);
+    send_range(t, t.snd_una, len);
+    t.high_rxt = t.snd_una + len;
+    sack_transmit(t);
+  } else {
+    t.cc.inflate(3 * static_cast<std::uint32_t>(t.mss));  // RFC 6582 step 2
+    retransmit_head(t);
+  }
   t.rtx_at = now_ + t.rtt.rto();
   t.persist = false;
+}
+
+// RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg().
+void StackImpl::sack_transmit(Tcb& t) {
+  if (t.sacks == nullptr) return;
+  const std::uint32_t cwnd = t.cc.cwnd();
+  std::uint32_t pipe = t.sacks->pipe(t.snd_una, t.snd_max, t.high_rxt, t.mss);
+  for (int guard = 0; guard < 1024 && pipe < cwnd && cwnd - pipe >= t.mss; ++guard) {
+    // Rule 1: a lost, not yet retransmitted hole.
+    if (auto r = t.sacks->next_seg(t.snd_una, t.snd_max, t.high_rxt, t.mss)) {
+      send_range(t, r->first, r->second);
+      t.high_rxt = seq_max(t.high_rxt, r->first + r->second);
+      pipe += r->second;
+      continue;
+    }
+    // Rule 2: new data, as far as the peer's window allows.
+    const std::uint32_t end = t.data_end();
+    if (seq_lt(t.snd_nxt, end)) {
+      const std::uint32_t wnd_end = t.snd_una + t.snd_wnd;
+      const std::uint32_t room = seq_gt(wnd_end, t.snd_nxt) ? wnd_end - t.snd_nxt : 0;
+      const std::uint32_t len = std::min({end - t.snd_nxt, static_cast<std::uint32_t>(t.mss), room});
+      if (len > 0) {
+        const bool fin = t.fin_queued && !t.fin_acked && t.snd_nxt + len == end;
+        send_data(t, t.snd_nxt, len, fin);
+        t.snd_nxt += len + (fin ? 1u : 0u);
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+        pipe += len;
+        continue;
+      }
+    }
+    // Rule 3: any unSACKed hole not yet retransmitted.
+    if (auto r = t.sacks->next_seg_rule3(t.snd_una, t.snd_max, t.high_rxt, t.mss)) {
+      send_range(t, r->first, r->second);
+      t.high_rxt = seq_max(t.high_rxt, r->first + r->second);
+      pipe += r->second;
+      continue;
+    }
+    break;
+  }
+}
+
+// Retransmits [seq, seq+len) of what was sent; the FIN's sequence number
+// may be part of the range.
+void StackImpl::send_range(Tcb& t, std::uint32_t seq, std::uint32_t len) {
+  const std::uint32_t end = t.data_end();
+  const bool fin = t.fin_sent() && !t.fin_acked && seq_gt(seq + len, end);
+  const std::uint32_t dlen = seq_lt(seq, end) ? std::min(len, end - seq) : 0;
+  if (dlen == 0 && !fin) return;
+  send_data(t, seq, dlen, fin);
 }
 
 // RFC 9293 §3.10.7.4 fifth check, window update rule (SND.WL1 / SND.WL2).

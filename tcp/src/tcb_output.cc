@@ -68,7 +68,16 @@ OutSegment& StackImpl::emit(Tcb& t, std::uint8_t flags, std::uint32_t seq) {
 }
 
 void StackImpl::send_ack(Tcb& t) {
-  OutSegment& o = emit(t, kAck, t.snd_nxt);
+  // A pure ACK carries the highest sequence number sent, kept inside the
+  // peer's window (as Linux's tcp_acceptable_seq). SND.NXT itself is wrong
+  // here: after an RTO rewinds it, an ACK at SND.NXT lies below the peer's
+  // RCV.NXT, fails the RFC 9293 §3.10.7.4 acceptability test and its ACK
+  // field is ignored; two such peers answer each other's duplicate ACKs
+  // forever (found by the simulation, tests/sim).
+  const std::uint32_t wnd_end = t.snd_una + t.snd_wnd;
+  const std::uint32_t ack_seq =
+      seq_le(t.snd_max, wnd_end) ? t.snd_max : seq_max(wnd_end, t.snd_nxt);
+  OutSegment& o = emit(t, kAck, ack_seq);
   if (t.sack_ok && t.reasm != nullptr && !t.reasm->empty()) {
     // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
     // beside timestamps, 4 without.

@@ -42,18 +42,10 @@ TimerWheel::TimerWheel(TimeUs start, TimeUs tick) : tick_(tick == 0 ? 1 : tick),
   }
 }
 
-TimerWheel::~TimerWheel() {
-  // Disarm whatever is left so an owner that outlives the wheel does not
-  // follow pointers into freed sentinels (cancel() on a disarmed node is a no-op).
-  auto clear = [](TimerNode& h) {
-    while (!list_empty(h)) unlink(*h.next);
-  };
-  clear(pending_);
-  clear(overflow_);
-  for (auto& level : slots_) {
-    for (auto& s : level) clear(s);
-  }
-}
+// Nodes still armed are NOT touched: their owners (e.g. TCBs in a pool) are
+// commonly freed before the wheel at shutdown, and walking the lists would
+// read freed memory. Owners that outlive the wheel must not cancel() after it.
+TimerWheel::~TimerWheel() = default;
 
 void TimerWheel::splice_all(TimerNode& from, TimerNode& to) {
   if (list_empty(from)) return;
@@ -89,7 +81,8 @@ void TimerWheel::place(TimerNode& n, std::uint64_t t) {
     return;
   }
   // Level = index of the highest non-zero byte of diff (0 for diff < 256).
-  const unsigned level = diff == 0 ? 0 : static_cast<unsigned>(std::bit_width(diff) - 1) / kSlotBits;
+  const unsigned level =
+      diff == 0 ? 0 : static_cast<unsigned>(std::bit_width(diff) - 1) / kSlotBits;
   const unsigned slot = static_cast<unsigned>(t >> (level * kSlotBits)) & (kSlots - 1);
   link_tail(slots_[level][slot], n);
   occupied_[level][slot >> 6] |= std::uint64_t{1} << (slot & 63);
@@ -100,7 +93,8 @@ std::uint64_t TimerWheel::next_event_tick() const {
   for (unsigned level = 0; level < kLevels; ++level) {
     const unsigned shift = level * kSlotBits;
     const std::uint64_t block = cur_ >> shift;
-    const unsigned d = next_bit_after(occupied_[level], static_cast<unsigned>(block) & (kSlots - 1));
+    const unsigned d =
+        next_bit_after(occupied_[level], static_cast<unsigned>(block) & (kSlots - 1));
     if (d == 0) continue;
     // Level 0 runs slot t at tick t; a higher level cascades slot s at the
     // first tick of its span.

@@ -91,7 +91,8 @@ void BM_FlowTableFind(benchmark::State& state) {
     // ids[k] == k until churn runs (it runs after every Find size), so the
     // tuple is computed from k directly: no extra cache miss on ids[].
     const std::size_t k = f.rng.below(f.n);
-    benchmark::DoNotOptimize(f.table.find(tuple_of(f.ids.size() == f.n && f.next_id == f.n ? k : f.ids[k])));
+    benchmark::DoNotOptimize(
+        f.table.find(tuple_of(f.ids.size() == f.n && f.next_id == f.n ? k : f.ids[k])));
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -133,7 +134,7 @@ void BM_FlowTableInsertFromEmpty(benchmark::State& state) {
 }
 
 // --------------------------------------------------------------- timer wheel
-constexpr TimeUs kTick = 1000;             // 1 ms, the engine's default
+constexpr TimeUs kTick = 1000;              // 1 ms, the engine's default
 constexpr TimeUs kSpread = 60 * kUsPerSec;  // deadlines up to a minute out (RTO..keepalive)
 
 struct TimerFixture : Fixture {
@@ -175,9 +176,8 @@ void BM_TimerAdvance(benchmark::State& state) {
   std::int64_t fired = 0;
   for (auto _ : state) {
     f.now += kTick;
-    fired += static_cast<std::int64_t>(f.wheel.advance(f.now, [&f](TimerNode& node) {
-      f.wheel.arm(node, f.now + 1 + f.rng.below(kSpread));
-    }));
+    fired += static_cast<std::int64_t>(f.wheel.advance(
+        f.now, [&f](TimerNode& node) { f.wheel.arm(node, f.now + 1 + f.rng.below(kSpread)); }));
   }
   state.SetItemsProcessed(fired);
   state.counters["fired_per_tick"] =
@@ -235,7 +235,11 @@ BENCHMARK(BM_FlowTableInsertFromEmpty)->Apply(sizes)->Iterations(1)->Unit(benchm
 BENCHMARK(BM_TimerRearm)->Apply(sizes)->MinTime(0.2);
 BENCHMARK(BM_TimerCancelArm)->Apply(sizes)->MinTime(0.2);
 BENCHMARK(BM_TimerAdvance)->Apply(sizes)->MinTime(0.2);
-BENCHMARK(BM_TimeWaitFill)->Arg(1000)->Arg(1000000)->Arg(10000000)->Iterations(1)
+BENCHMARK(BM_TimeWaitFill)
+    ->Arg(1000)
+    ->Arg(1000000)
+    ->Arg(10000000)
+    ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TimeWaitInsertAtCapacity)->Arg(1000)->Arg(1000000)->MinTime(0.2);
 

@@ -59,7 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         r.opts.ts_ecr == s.opts.ts_ecr);
   check(r.opts.num_sack <= s.opts.num_sack);  // trimmed to fit 40 option bytes
   for (unsigned i = 0; i < r.opts.num_sack; ++i) {
-    check(r.opts.sack[i].left == s.opts.sack[i].left && r.opts.sack[i].right == s.opts.sack[i].right);
+    check(r.opts.sack[i].left == s.opts.sack[i].left &&
+          r.opts.sack[i].right == s.opts.sack[i].right);
   }
   check(r.payload_len == 0);
   return 0;

@@ -20,8 +20,9 @@ WAIT_S=${STCP_LEAK_WAIT_S:-20}
 log "generating traffic"
 peer curl -s -o /dev/null --max-time 10 -H 'Connection: close' "$BASE_URL/" || true
 peer curl -s -o /dev/null -o /dev/null --max-time 10 "$BASE_URL/" "$BASE_URL/bytes/100000" || true
-peer "$PY" "$STCP_IT_DIR/test_sequential.py" "$SERVER_IP" "$SERVER_PORT" 100 >/dev/null || true
-peer "$PY" "$STCP_IT_DIR/test_halfclose.py" "$SERVER_IP" "$SERVER_PORT" >/dev/null || true
+# (bounded: a server that never closes must not stall the test)
+timeout 30 ip netns exec "$STCP_PEER_NS" "$PY" "$STCP_IT_DIR/test_sequential.py" "$SERVER_IP" "$SERVER_PORT" 100 >/dev/null || true
+timeout 15 ip netns exec "$STCP_PEER_NS" "$PY" "$STCP_IT_DIR/test_halfclose.py" "$SERVER_IP" "$SERVER_PORT" >/dev/null || true
 timeout 20 ip netns exec "$STCP_PEER_NS" wrk -t1 -c4 -d1s -H 'Connection: close' "$BASE_URL/" >/dev/null 2>&1 || true
 
 # --- linux reference ---------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -168,6 +169,18 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
   }
   const bool finished = sim.run(kLimit);
   std::string err = check_run(sim, finished);
+  if (std::getenv("SHARDTCP_SIM_VERBOSE") != nullptr) {
+    std::string line = sim.summary();
+    line = line.substr(0, line.find('\n'));
+    for (int i = 0; i < 2; ++i) {
+      TcpCounters& k = sim.counters(i);
+      line += " | side" + std::to_string(i) + " rtx=" + std::to_string(k.retrans_segs.get()) +
+              " rto=" + std::to_string(k.rto_expirations.get()) +
+              " fastrtx=" + std::to_string(k.fast_retransmits.get()) +
+              " ooo=" + std::to_string(k.ooo_segs.get());
+    }
+    std::fprintf(stderr, "%s: %s\n", c.name, line.c_str());
+  }
   if (c.expect_no_rtx) {
     for (int i = 0; i < 2; ++i) {
       if (sim.counters(i).retrans_segs.get() != 0 || sim.counters(i).rto_expirations.get() != 0) {

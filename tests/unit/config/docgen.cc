@@ -17,11 +17,16 @@ using namespace shardtcp::config::detail;
 
 std::string_view kind_name(Kind k) {
   switch (k) {
-    case Kind::kInteger: return "integer";
-    case Kind::kBoolean: return "boolean";
-    case Kind::kString: return "string";
-    case Kind::kStringList: return "array of strings";
-    case Kind::kIntegerList: return "array of integers";
+    case Kind::kInteger:
+      return "integer";
+    case Kind::kBoolean:
+      return "boolean";
+    case Kind::kString:
+      return "string";
+    case Kind::kStringList:
+      return "array of strings";
+    case Kind::kIntegerList:
+      return "array of integers";
   }
   return "?";
 }
@@ -60,8 +65,7 @@ void print_toml() {
     for (const auto& f : s.fields) toml_field(f, c);
     std::printf("\n");
     if (s.name == "eal") {
-      std::printf(
-          "# One [port] table, or several [[port]] tables (one per DPDK port).\n[port]\n");
+      std::printf("# One [port] table, or several [[port]] tables (one per DPDK port).\n[port]\n");
       for (const auto& f : port_fields()) toml_field(f, c.ports.front());
       std::printf("\n");
     }
@@ -73,9 +77,8 @@ void md_row(std::string_view section, const Field<T>& f, const T& t) {
   std::string def = f.emit(t);
   if (section == "net" && f.key == "address") def = "(required)";
   std::printf("| `%.*s.%.*s` | %s | `%s` | %.*s |\n", static_cast<int>(section.size()),
-              section.data(), static_cast<int>(f.key.size()), f.key.data(),
-              type_col(f).c_str(), def.c_str(), static_cast<int>(f.doc.size()),
-              f.doc.data());
+              section.data(), static_cast<int>(f.key.size()), f.key.data(), type_col(f).c_str(),
+              def.c_str(), static_cast<int>(f.doc.size()), f.doc.data());
 }
 
 void print_markdown() {

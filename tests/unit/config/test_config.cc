@@ -201,7 +201,8 @@ TEST(ConfigLoad, ToTomlRoundTrips) {
 }
 
 TEST(ConfigLoad, SinglePortTable) {
-  const Config c = load_string(std::string(kMinimal) + "[port]\nport_id = 3\nmtu = 1400\n[tcp]\nmss = 1360\n");
+  const Config c =
+      load_string(std::string(kMinimal) + "[port]\nport_id = 3\nmtu = 1400\n[tcp]\nmss = 1360\n");
   ASSERT_EQ(c.ports.size(), 1u);
   EXPECT_EQ(c.ports[0].port_id, 3);
   EXPECT_EQ(c.ports[0].mtu, 1400);
@@ -311,7 +312,8 @@ TEST(ConfigOverride, ErrorsAreOneLineAndLeaveConfigUnchanged) {
   expect_override_error("tcp.msl_ms", "0", "tcp.msl_ms: must be between 1 and 600000 (got 0)");
   expect_override_error("tcp.foo", "1", "tcp.foo: unknown key");
   expect_override_error("bogus.x", "1", "bogus: unknown section");
-  expect_override_error("msl_ms", "1", "msl_ms: unknown key (expected SECTION.KEY, e.g. tcp.msl_ms)");
+  expect_override_error("msl_ms", "1",
+                        "msl_ms: unknown key (expected SECTION.KEY, e.g. tcp.msl_ms)");
   expect_override_error("tcp.sack", "yes", "tcp.sack: expected true or false (got string)");
   expect_override_error("tcp.mss", "1500", "tcp.mss: must be <= port.mtu - 40 = 1460 (got 1500)");
   expect_override_error("tcp.rto_min_ms", "5000",

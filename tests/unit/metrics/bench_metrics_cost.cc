@@ -118,7 +118,8 @@ void BM_Scrape(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   std::vector<Shipped> cores(n);
   std::vector<CoreSource> src;
-  for (std::size_t k = 0; k < n; ++k) src.push_back({static_cast<unsigned>(k), &cores[k].tcp, &cores[k].dp});
+  for (std::size_t k = 0; k < n; ++k)
+    src.push_back({static_cast<unsigned>(k), &cores[k].tcp, &cores[k].dp});
   shardtcp::config::MetricsConfig cfg;
   MetricsExporter exporter(cfg, src, MetricsHooks{});
   for (auto _ : state) benchmark::DoNotOptimize(exporter.render());

@@ -3,16 +3,17 @@
 // bind errors, stop, thread placement, and shardtcp-stat against it.
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <dirent.h>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 #include "http_get.h"
 #include "prom_text.h"
@@ -89,7 +90,8 @@ class ExporterTest : public testing::Test {
     config::MetricsConfig cfg;
     cfg.listen = "127.0.0.1:0";  // the kernel picks a free port
     exporter_ = std::make_unique<MetricsExporter>(
-        cfg, std::vector<CoreSource>{{0, &fake_.tcp[0], &fake_.dp[0]}, {1, &fake_.tcp[1], &fake_.dp[1]}},
+        cfg,
+        std::vector<CoreSource>{{0, &fake_.tcp[0], &fake_.dp[0]}, {1, &fake_.tcp[1], &fake_.dp[1]}},
         make_hooks(fake_));
     exporter_->start();
     ASSERT_NE(exporter_->port(), 0);
@@ -114,8 +116,7 @@ double get(const Scrape& s, const std::string& name,
 }
 
 TEST_F(ExporterTest, UrlNamesTheBoundPort) {
-  EXPECT_EQ(exporter_->url(),
-            "http://127.0.0.1:" + std::to_string(exporter_->port()) + "/metrics");
+  EXPECT_EQ(exporter_->url(), "http://127.0.0.1:" + std::to_string(exporter_->port()) + "/metrics");
 }
 
 TEST_F(ExporterTest, PerStateGaugesPerCore) {
@@ -349,12 +350,47 @@ TEST(ExporterThreads, AvoidTheDataplaneCpus) {
       const std::string list = line.substr(line.find_first_not_of(" \t", 18));
       const auto cpus = config::parse_lcores(list);
       ASSERT_TRUE(cpus.has_value()) << list;
-      EXPECT_EQ(std::count(cpus->begin(), cpus->end(), 0u), 0) << name << " may run on CPU 0: " << list;
+      EXPECT_EQ(std::count(cpus->begin(), cpus->end(), 0u), 0)
+          << name << " may run on CPU 0: " << list;
       ++checked;
     }
   }
   closedir(d);
   EXPECT_GT(checked, 0) << "no civetweb threads found";
+}
+
+// Every family the exporter serves is in the metrics reference table and every
+// table row is served (with all hooks present), so docs, dashboard and alert
+// rules (checked against the table by check_deploy.py) follow renames.
+TEST(ExporterDocs, ReferenceTableMatchesTheFamilies) {
+  auto read = [](const std::string& rel) {
+    std::ifstream in(std::string(SHARDTCP_SOURCE_DIR) + "/" + rel);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  std::string doc = read("deploy/prometheus/METRICS.md");
+  if (doc.empty()) doc = read("README.md");  // merged by the lead
+  Fake fake;
+  config::MetricsConfig cfg;
+  MetricsExporter e(cfg, {{0, &fake.tcp[0], &fake.dp[0]}}, make_hooks(fake));
+  std::istringstream text(e.render());
+  std::string line;
+  std::set<std::string> served;
+  while (std::getline(text, line)) {
+    if (line.rfind("# TYPE shardtcp_", 0) != 0) continue;
+    const std::string name = line.substr(7, line.find(' ', 7) - 7);
+    served.insert(name);
+    EXPECT_NE(doc.find("| `" + name + "` |"), std::string::npos) << name << " is not documented";
+  }
+  std::size_t pos = 0;
+  while ((pos = doc.find("| `shardtcp_", pos)) != std::string::npos) {
+    const std::size_t start = pos + 3;
+    const std::string name = doc.substr(start, doc.find('`', start) - start);
+    EXPECT_TRUE(served.count(name)) << name << " is documented but not served";
+    pos = start;
+  }
+  EXPECT_GT(served.size(), 60u);
 }
 
 TEST(ExporterNoClock, CloseWaitAgeIsLeftOutWithoutAClock) {

@@ -191,7 +191,8 @@ TEST(Segment, RoundTripRandomHeaders) {
       o.opts.ts_ecr = rng();
     }
     o.opts.num_sack = static_cast<std::uint8_t>(rng() % 5);
-    for (auto& b : o.opts.sack) b = {static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng())};
+    for (auto& b : o.opts.sack)
+      b = {static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng())};
     std::uint8_t buf[80];
     const std::size_t n = write_tcp_header(o, buf);
     ASSERT_EQ(n, tcp_header_len(o));

@@ -28,8 +28,8 @@ TEST(SynCookie, ValidForOneToTwoCounterPeriods) {
   SynCookies sc(kKey);
   const TimeUs made = 500 * kMinute + 30 * kUsPerSec;  // mid-period
   const std::uint32_t c = sc.make(kTuple, 7, 1460, made);
-  EXPECT_TRUE(sc.check(kTuple, 7, c, made + 59 * kUsPerSec).has_value());   // t - 1 accepted
-  EXPECT_TRUE(sc.check(kTuple, 7, c, 502 * kMinute - 1).has_value());       // last instant
+  EXPECT_TRUE(sc.check(kTuple, 7, c, made + 59 * kUsPerSec).has_value());  // t - 1 accepted
+  EXPECT_TRUE(sc.check(kTuple, 7, c, 502 * kMinute - 1).has_value());      // last instant
   EXPECT_FALSE(sc.check(kTuple, 7, c, 502 * kMinute).has_value());         // counter t - 2
   EXPECT_FALSE(sc.check(kTuple, 7, c, made + 2 * kMinute).has_value());    // > 2 minutes
   EXPECT_FALSE(sc.check(kTuple, 7, c, made + 300 * kMinute).has_value());  // much later
@@ -89,8 +89,8 @@ TEST(SynCookie, TimestampBitsCarryWscaleAndSack) {
   for (std::uint32_t ts_now : {0x12345678u, 0x00000000u, 0x0000003fu, 0xffffffffu}) {
     for (int ws = -1; ws <= 14; ++ws) {
       for (bool sack : {false, true}) {
-        const std::uint32_t ts =
-            SynCookies::encode_ts(ts_now, ws >= 0, static_cast<std::uint8_t>(ws < 0 ? 0 : ws), sack);
+        const std::uint32_t ts = SynCookies::encode_ts(
+            ts_now, ws >= 0, static_cast<std::uint8_t>(ws < 0 ? 0 : ws), sack);
         // Never ahead of the clock, and at most one 64-unit block behind.
         EXPECT_LE(ts_now - ts, 127u);
         CookieInfo info;

@@ -112,9 +112,7 @@ TEST(TimeWait, ZeroCapacityDisables) {
   EXPECT_EQ(tw.size(), 0u);
 }
 
-TEST(TimeWait, EntryIsCompact) {
-  EXPECT_LE(sizeof(TimeWaitEntry), 64u);
-}
+TEST(TimeWait, EntryIsCompact) { EXPECT_LE(sizeof(TimeWaitEntry), 64u); }
 
 // One million entries held at once on one store, driven by a virtual clock in
 // irregular steps while new entries keep arriving: each expires in the first

@@ -15,15 +15,15 @@
 namespace shardtcp::config {
 
 struct EalConfig {
-  std::vector<std::string> args;  // extra EAL args, e.g. "--no-huge", "-m", "512"
-  std::vector<std::string> vdevs; // e.g. "net_af_packet0,iface=veth0", "net_tap0"
-  std::string lcores = "0";       // EAL -l list, e.g. "0", "0-1", "0,2"
-  bool no_huge = false;           // force --no-huge
+  std::vector<std::string> args;         // extra EAL args, e.g. "--no-huge", "-m", "512"
+  std::vector<std::string> vdevs;        // e.g. "net_af_packet0,iface=veth0", "net_tap0"
+  std::string lcores = "0";              // EAL -l list, e.g. "0", "0-1", "0,2"
+  bool no_huge = false;                  // force --no-huge
   std::string file_prefix = "shardtcp";  // --file-prefix ("" = not passed)
 };
 
 struct PortConfig {
-  std::uint16_t port_id = 0;   // DPDK port index
+  std::uint16_t port_id = 0;  // DPDK port index
   std::uint16_t rx_desc = 1024;
   std::uint16_t tx_desc = 1024;
   std::uint16_t mtu = 1500;
@@ -39,9 +39,9 @@ struct NetConfig {
 };
 
 struct MempoolConfig {
-  std::uint32_t mbufs = 16383;       // per core
+  std::uint32_t mbufs = 16383;  // per core
   std::uint32_t cache_size = 256;
-  std::uint16_t data_room = 2176;    // RTE_MBUF_DEFAULT_BUF_SIZE
+  std::uint16_t data_room = 2176;  // RTE_MBUF_DEFAULT_BUF_SIZE
 };
 
 struct MetricsConfig {

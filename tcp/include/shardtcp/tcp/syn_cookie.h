@@ -34,9 +34,9 @@
 namespace shardtcp::tcp {
 
 struct CookieInfo {
-  std::uint16_t mss = 0;      // from the cookie's MSS table index
-  bool has_wscale = false;    // from the TS bits (decode_ts), if any
-  std::uint8_t wscale = 0;    // client's window shift
+  std::uint16_t mss = 0;    // from the cookie's MSS table index
+  bool has_wscale = false;  // from the TS bits (decode_ts), if any
+  std::uint8_t wscale = 0;  // client's window shift
   bool sack_permitted = false;
 };
 

@@ -38,7 +38,7 @@ struct TimeWaitEntry {
   TimeUs expiry = 0;            // set by the store: now + timeout
   std::uint32_t prev = 0;       // FIFO links (entry indices), owned by the store
   std::uint32_t next = 0;
-  std::uint16_t window = 0;    // on-wire window field to advertise in the re-ACK
+  std::uint16_t window = 0;     // on-wire window field to advertise in the re-ACK
   std::uint8_t snd_wscale = 0;  // peer's window shift
   std::uint8_t rcv_wscale = 0;  // our window shift
   bool ts_ok = false;           // timestamps were negotiated

@@ -44,6 +44,8 @@ class TimerWheel {
  public:
   // tick: resolution (deadlines are rounded *up* to a tick boundary).
   explicit TimerWheel(TimeUs start, TimeUs tick = 1000);
+  // Does not touch nodes still armed (their owners may already be freed);
+  // after destruction, never call cancel()/arm() on nodes of this wheel.
   ~TimerWheel();
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
@@ -126,8 +128,8 @@ class TimerWheel {
   TimeUs tick_;
   std::uint64_t cur_;  // last tick processed (everything with T <= cur_ has fired or is pending)
   std::size_t size_ = 0;
-  TimerNode pending_;                     // T <= cur_ at arm time: fires on next advance()
-  TimerNode overflow_;                    // T - cur_ >= 2^32 at arm time
+  TimerNode pending_;                      // T <= cur_ at arm time: fires on next advance()
+  TimerNode overflow_;                     // T - cur_ >= 2^32 at arm time
   std::uint64_t overflow_min_ = kNoEvent;  // lower bound of ticks on overflow_
   // Bit s of occupied_[L] is set when slot s of level L may be non-empty.
   // Cleared lazily (cancel never touches it); a stale bit costs one empty
