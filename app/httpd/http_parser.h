@@ -11,11 +11,11 @@ namespace shardtcp::app {
 
 struct HttpRequest {
   std::string_view method;
-  std::string_view target;  // path, query stripped
-  int version_minor = 1;    // HTTP/1.<minor>
-  bool keep_alive = true;   // after the version default and Connection tokens
-  bool has_body = false;    // Content-Length > 0 or Transfer-Encoding present
-  std::size_t head_len = 0; // bytes consumed (request line + headers + CRLFCRLF)
+  std::string_view target;   // path, query stripped
+  int version_minor = 1;     // HTTP/1.<minor>
+  bool keep_alive = true;    // after the version default and Connection tokens
+  bool has_body = false;     // Content-Length > 0 or Transfer-Encoding present
+  std::size_t head_len = 0;  // bytes consumed (request line + headers + CRLFCRLF)
 };
 
 enum class ParseResult : std::uint8_t { kOk, kIncomplete, kBad };

@@ -39,16 +39,15 @@ struct HttpConn {
   HttpServer* server = nullptr;
   HttpConn* prev = nullptr;
   HttpConn* next = nullptr;
-  std::string in;            // received, not yet parsed
-  std::string head;          // response head being sent
+  std::string in;    // received, not yet parsed
+  std::string head;  // response head being sent
   std::size_t head_off = 0;
-  std::uint64_t body_pos = 0;   // body bytes sent
-  std::uint64_t body_len = 0;   // body bytes of the response in progress
-  const char* small_body = nullptr;  // non-null: body is this text, not the pattern
+  std::uint64_t body_pos = 0;  // body bytes sent
+  std::uint64_t body_len = 0;  // pattern body bytes of the response in progress
   bool responding = false;
   bool close_after = false;  // close once the response in progress is sent
   bool peer_closed = false;
-  bool closing = false;      // close()/abort() called: ignore further input
+  bool closing = false;  // close()/abort() called: ignore further input
   bool held = false;
 };
 
@@ -72,7 +71,6 @@ void start_response(HttpConn& h, int status, std::string_view reason, std::uint6
   h.head_off = 0;
   h.body_pos = 0;
   h.body_len = head_only ? 0 : body_len;
-  h.small_body = nullptr;
   h.responding = true;
   h.close_after = !keep_alive;
 }
@@ -80,7 +78,9 @@ void start_response(HttpConn& h, int status, std::string_view reason, std::uint6
 void respond_text(HttpConn& h, int status, std::string_view reason, std::string_view body,
                   bool head_only, bool keep_alive, int version_minor) {
   start_response(h, status, reason, body.size(), head_only, keep_alive, version_minor);
-  h.small_body = body.data();
+  // Small bodies travel with the head: one segment instead of two.
+  if (!head_only) h.head += body;
+  h.body_len = 0;
 }
 
 // Routes one parsed request to a response.
@@ -93,8 +93,7 @@ void route(HttpConn& h, const HttpRequest& req) {
                         req.version_minor);
   }
   if (req.has_body) {
-    return respond_text(h, 400, "Bad Request", "bad request\n", is_head, false,
-                        req.version_minor);
+    return respond_text(h, 400, "Bad Request", "bad request\n", is_head, false, req.version_minor);
   }
   if (req.target == "/") {
     return respond_text(h, 200, "OK", kRootBody, is_head, req.keep_alive, req.version_minor);
@@ -103,8 +102,8 @@ void route(HttpConn& h, const HttpRequest& req) {
   if (req.target.substr(0, kBytes.size()) == kBytes) {
     const std::int64_t n = parse_bytes_path(req.target.substr(kBytes.size()));
     if (n < 0) {
-      return respond_text(h, 400, "Bad Request", "N must be 0..10000000\n", is_head,
-                          req.keep_alive, req.version_minor);
+      return respond_text(h, 400, "Bad Request", "N must be 0..10000000\n", is_head, req.keep_alive,
+                          req.version_minor);
     }
     return start_response(h, 200, "OK", static_cast<std::uint64_t>(n), is_head, req.keep_alive,
                           req.version_minor);
@@ -123,13 +122,9 @@ bool flush(HttpConn& h) {
   }
   while (h.body_pos < h.body_len) {
     const std::uint64_t left = h.body_len - h.body_pos;
-    std::size_t n;
-    if (h.small_body != nullptr) {
-      n = c.send(h.small_body + h.body_pos, static_cast<std::size_t>(left));
-    } else {
-      const std::size_t off = static_cast<std::size_t>(h.body_pos % kPeriod);
-      n = c.send(pattern().data() + off, static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk)));
-    }
+    const std::size_t off = static_cast<std::size_t>(h.body_pos % kPeriod);
+    const std::size_t n = c.send(pattern().data() + off,
+                                 static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk)));
     if (n == 0) return false;  // backpressure: on_writable resumes
     h.body_pos += n;
   }

@@ -44,8 +44,9 @@ int main(int argc, char** argv) {
     setup.housekeeping = [&](tcp::Stack&, unsigned core) { servers[core]->housekeeping(); };
     setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
     if (cfg.app.hold_close_wait) {
-      std::printf("shardtcp-httpd: app.hold_close_wait = true: peer-closed connections stay in "
-                  "CLOSE-WAIT until SIGUSR1\n");
+      std::printf(
+          "shardtcp-httpd: app.hold_close_wait = true: peer-closed connections stay in "
+          "CLOSE-WAIT until SIGUSR1\n");
     }
     return dataplane::run(cfg, setup);
   });

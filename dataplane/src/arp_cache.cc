@@ -39,8 +39,7 @@ ArpCache::Entry* ArpCache::find_or_create(tcp::Ipv4 ip) {
   return &e;
 }
 
-ArpCache::Entry* ArpCache::learn(tcp::Ipv4 ip, const MacAddr& mac, tcp::TimeUs now,
-                                 bool create) {
+ArpCache::Entry* ArpCache::learn(tcp::Ipv4 ip, const MacAddr& mac, tcp::TimeUs now, bool create) {
   Entry* e = nullptr;
   if (create) {
     e = find_or_create(ip);

@@ -23,12 +23,12 @@ struct MacAddr {
 
 class ArpCache {
  public:
-  static constexpr unsigned kMaxPending = 4;     // packets queued per unresolved entry
-  static constexpr unsigned kMaxRequests = 3;    // requests before giving up
+  static constexpr unsigned kMaxPending = 4;   // packets queued per unresolved entry
+  static constexpr unsigned kMaxRequests = 3;  // requests before giving up
   static constexpr tcp::TimeUs kRetryUs = 1'000'000;
 
   struct Entry {
-    tcp::Ipv4 ip = 0;           // 0 = empty slot
+    tcp::Ipv4 ip = 0;  // 0 = empty slot
     bool resolved = false;
     std::uint8_t requests = 0;  // requests sent since the last answer
     std::uint8_t npending = 0;

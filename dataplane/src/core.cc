@@ -3,19 +3,18 @@
 // The transmit path (segments -> mbufs, ARP resolution) is in core_tx.cc.
 #include "core.h"
 
+#include <rte_arp.h>
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
-#include <rte_arp.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_prefetch.h>
 
 #include "net_util.h"
-#include <cstdio>
 #include "shardtcp/tcp/segment.h"
 
 namespace shardtcp::dataplane {
@@ -27,18 +26,22 @@ constexpr std::uint32_t kIpv4MinLen = sizeof(rte_ipv4_hdr);
 
 tcp::DropReason to_drop(tcp::ParseStatus s) {
   switch (s) {
-    case tcp::ParseStatus::kTooShort: return tcp::DropReason::kTooShort;
-    case tcp::ParseStatus::kBadDataOffset: return tcp::DropReason::kBadDataOffset;
-    case tcp::ParseStatus::kBadOption: return tcp::DropReason::kBadOption;
-    case tcp::ParseStatus::kOk: break;
+    case tcp::ParseStatus::kTooShort:
+      return tcp::DropReason::kTooShort;
+    case tcp::ParseStatus::kBadDataOffset:
+      return tcp::DropReason::kBadDataOffset;
+    case tcp::ParseStatus::kBadOption:
+      return tcp::DropReason::kBadOption;
+    case tcp::ParseStatus::kOk:
+      break;
   }
   return tcp::DropReason::kBadOption;
 }
 
 }  // namespace
 
-Core::Core(const Shared& sh, unsigned index, unsigned lcore, rte_mempool* pool,
-           std::uint16_t rxq, std::uint16_t txq)
+Core::Core(const Shared& sh, unsigned index, unsigned lcore, rte_mempool* pool, std::uint16_t rxq,
+           std::uint16_t txq)
     : sh_(sh),
       index_(index),
       lcore_(lcore),
@@ -71,6 +74,18 @@ void Core::run() {
     now_ = static_cast<tcp::TimeUs>(static_cast<double>(start - sh_.tsc0) * sh_.us_per_tsc);
     std::uint32_t work = 0;
 
+    // Packets other cores received for flows this core owns (and ARP copies)
+    // first: they arrived before anything still waiting in our own queue, so
+    // a flow whose packets reach two queues (net_tap learns a flow's queue
+    // from our transmissions; af_packet fanout rolls over under load) is
+    // reordered as little as possible.
+    for (unsigned from = 0; from < sh_.num_cores; ++from) {
+      if (from == index_) continue;
+      const std::size_t n = sh_.ring(from, index_)->pop(burst, kRxBurst);
+      for (std::size_t i = 0; i < n; ++i) rx_frame(burst[i], true);
+      work += static_cast<std::uint32_t>(n);
+    }
+
     if (rxq_ != kNoQueue) {
       const std::uint16_t n = rte_eth_rx_burst(sh_.port, rxq_, burst, kRxBurst);
       if (n != 0) {
@@ -82,17 +97,8 @@ void Core::run() {
         }
       }
     }
-    // Packets other cores received for flows this core owns (and ARP copies).
-    for (unsigned from = 0; from < sh_.num_cores; ++from) {
-      if (from == index_) continue;
-      const std::size_t n = sh_.ring(from, index_)->pop(burst, kRxBurst);
-      for (std::size_t i = 0; i < n; ++i) rx_frame(burst[i], true);
-      work += static_cast<std::uint32_t>(n);
-    }
-
     // Timers: cheap when nothing is due.
     stack_->poll(now_);
-    for (const auto& o : stack_->output()) if (o.flags == tcp::kAck && o.payload_len == 0) std::fprintf(stderr, "DBG core %u out ACK in-poll %u ack %u t=%lu\n", index_, o.tuple.remote_port, o.ack, now_);
     work += drain_output();
     if (start >= next_hk) {
       housekeeping();
@@ -211,7 +217,8 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
   if (sh_.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
     return drop(m, L3DropReason::kIpBadChecksum);
   }
-  if (!(sh_.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_GOOD) && rte_raw_cksum(ip, ihl) != 0xffff) {
+  if (!(sh_.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+      rte_raw_cksum(ip, ihl) != 0xffff) {
     return drop(m, L3DropReason::kIpBadChecksum);
   }
   // Fragments (MF set or a non-zero offset) are not reassembled.
@@ -234,9 +241,8 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
     t.remote_ip = rte_be_to_cpu_32(ip->src_addr);
     t.remote_port = static_cast<std::uint16_t>((th[0] << 8) | th[1]);
     t.local_port = static_cast<std::uint16_t>((th[2] << 8) | th[3]);
-    const std::uint32_t h = sh_.rx_rss_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0
-                                ? m->hash.rss
-                                : flow_hash(t);
+    const std::uint32_t h =
+        sh_.rx_rss_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0 ? m->hash.rss : flow_hash(t);
     const unsigned owner = owner_from_hash(h, sh_.num_cores);
     if (owner != index_) return steer(m, owner);
   }
@@ -313,14 +319,17 @@ void Core::rx_tcp(rte_mbuf* m) {
     rte_pktmbuf_free(m);
     return;
   }
+  if (shed_syn_ && (seg.flags & (tcp::kSyn | tcp::kAck | tcp::kRst)) == tcp::kSyn) {
+    tcp_.drop(tcp::DropReason::kNoMemory);  // mbuf pool low: no new connections
+    rte_pktmbuf_free(m);
+    return;
+  }
   seg.tuple.local_ip = dst;
   seg.tuple.remote_ip = src;
   // Zero copy: seg.payload points into the mbuf, which lives until input()
   // returns (the callback contract: the view is valid only inside on_data).
-  if (seg.flags & tcp::kFin) std::fprintf(stderr, "DBG core %u in FIN %u->%u seq %u ack %u t=%lu\n", index_, seg.tuple.remote_port, seg.tuple.local_port, seg.seq, seg.ack, now_);
   stack_->input(seg, now_);
   rte_pktmbuf_free(m);
-  for (const auto& o : stack_->output()) if (o.flags == tcp::kAck && o.payload_len == 0) std::fprintf(stderr, "DBG core %u out ACK in-input %u ack %u t=%lu\n", index_, o.tuple.remote_port, o.ack, now_);
   drain_output();
 }
 
@@ -328,7 +337,13 @@ void Core::housekeeping() {
   arp_sweep();
   dp_.connections.set(static_cast<std::int64_t>(stack_->connection_count()));
   dp_.time_wait_entries.set(static_cast<std::int64_t>(stack_->time_wait_count()));
-  dp_.mbufs_in_use.set(static_cast<std::int64_t>(rte_mempool_in_use_count(pool_)));
+  const unsigned avail = rte_mempool_avail_count(pool_);
+  dp_.mbufs_in_use.set(static_cast<std::int64_t>(pool_->size - avail));
+  if (!shed_syn_ && avail < pool_->size / 8) {
+    shed_syn_ = true;
+  } else if (shed_syn_ && avail > pool_->size / 4) {
+    shed_syn_ = false;
+  }
   dp_.arp_cache_entries.set(arp_.size());
   if (sh_.app->housekeeping) {
     sh_.app->housekeeping(*stack_, index_);

@@ -24,10 +24,9 @@ inline constexpr unsigned kRxBurst = 32;
 inline constexpr unsigned kTxBurst = 32;
 inline constexpr unsigned kSteerRingSize = 1024;  // per ordered core pair
 inline constexpr std::uint16_t kNoQueue = 0xffff;
-inline constexpr unsigned kMaxPendingTotal = 64;   // per core, packets waiting for ARP
+inline constexpr unsigned kMaxPendingTotal = 64;  // per core, packets waiting for ARP
 
-using SteerRing =
-    boost::lockfree::spsc_queue<rte_mbuf*, boost::lockfree::capacity<kSteerRingSize>>;
+using SteerRing = boost::lockfree::spsc_queue<rte_mbuf*, boost::lockfree::capacity<kSteerRingSize>>;
 
 // Read-only after start-up; shared by all cores.
 struct Shared {
@@ -105,6 +104,10 @@ class alignas(64) Core {
   std::optional<tcp::Stack> stack_;  // built on the lcore itself (memory locality)
   ArpCache arp_;
 
+  // Mbuf pool pressure (issue 4): below 1/8 free, new SYNs are dropped
+  // (tcp drop reason no_memory) so established connections keep their
+  // buffers; accepting resumes above 1/4 free. Checked every 10 ms.
+  bool shed_syn_ = false;
   std::uint32_t pending_total_ = 0;  // mbufs waiting for ARP, <= kMaxPendingTotal
   std::uint16_t tx_n_ = 0;
   rte_mbuf* tx_[kTxBurst] = {};

@@ -184,7 +184,8 @@ void Core::tx_flush() {
   // let TCP retransmit rather than stall the loop.
   for (unsigned r = 0; r < kTxRetries && sent < tx_n_; ++r) {
     sent = static_cast<std::uint16_t>(
-        sent + rte_eth_tx_burst(sh_.port, txq_, tx_ + sent, static_cast<std::uint16_t>(tx_n_ - sent)));
+        sent +
+        rte_eth_tx_burst(sh_.port, txq_, tx_ + sent, static_cast<std::uint16_t>(tx_n_ - sent)));
   }
   for (std::uint16_t i = sent; i < tx_n_; ++i) {
     bytes -= rte_pktmbuf_pkt_len(tx_[i]);
@@ -216,8 +217,8 @@ void Core::arp_sweep() {
         send_arp(RTE_ARP_OP_REQUEST, MacAddr{}, e.ip);
       }
     } else if (now_ > e.expires) {
-      dead = (e.requests >= ArpCache::kMaxRequests && retry_due) ||
-             now_ - e.expires > arp_.timeout();
+      dead =
+          (e.requests >= ArpCache::kMaxRequests && retry_due) || now_ - e.expires > arp_.timeout();
     }
     if (dead && n_erase < kMaxErase) erase[n_erase++] = e.ip;
   });

@@ -11,26 +11,15 @@
 #include "shardtcp/dataplane/metrics.h"
 #include "shardtcp/dataplane/runtime.h"
 
+// Set from project(VERSION) by dataplane/CMakeLists.txt.
 #ifndef SHARDTCP_VERSION
-#define SHARDTCP_VERSION "0.1.0"
+#define SHARDTCP_VERSION "0.0.0"
 #endif
 
 namespace shardtcp::dataplane {
 namespace {
 
 std::unique_ptr<MetricsExporter> g_exporter;
-
-// The engine's clock, when the runtime publishes it (RuntimeInfo::now_us, a
-// std::function<tcp::TimeUs()> on the same TSC origin the Stacks use).
-// Without it the CLOSE-WAIT age is not exported rather than exported wrong.
-template <class Info>
-std::function<tcp::TimeUs()> engine_clock(const Info& info) {
-  if constexpr (requires { info.now_us(); }) {
-    return [&info] { return static_cast<tcp::TimeUs>(info.now_us()); };
-  } else {
-    return {};
-  }
-}
 
 PortStats read_port(const RuntimeInfo& info) {
   PortStats p;
@@ -83,7 +72,9 @@ std::string start_metrics(const config::Config& cfg, const RuntimeInfo& info) {
     }
     return pools;
   };
-  hooks.now_us = engine_clock(info);
+  // The Stacks' clock (RuntimeInfo::now_us); empty -> the CLOSE-WAIT age
+  // family is left out rather than exported wrong.
+  hooks.now_us = info.now_us;
   hooks.version = SHARDTCP_VERSION;
   hooks.dpdk_version = dpdk_version();
 

@@ -28,9 +28,12 @@ Status configure_port(const config::Config& cfg, unsigned cores, PortPlan& plan)
   const config::PortConfig& pc = cfg.ports.at(0);
   plan.port = pc.port_id;
   if (!rte_eth_dev_is_valid_port(pc.port_id)) {
+    std::string vdevs;
+    for (const std::string& v : cfg.eal.vdevs) vdevs += (vdevs.empty() ? "" : ", ") + v;
     return {2, "ports[0].port_id: no DPDK port " + std::to_string(pc.port_id) + " (" +
-                   std::to_string(rte_eth_dev_count_avail()) +
-                   " available; check eal.vdevs / the device allow-list)"};
+                   std::to_string(rte_eth_dev_count_avail()) + " available; eal.vdevs [" + vdevs +
+                   "]: did the device probe fail, e.g. no such interface in this network "
+                   "namespace?)"};
   }
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(plan.port, &info); rc != 0) {
@@ -87,15 +90,14 @@ Status configure_port(const config::Config& cfg, unsigned cores, PortPlan& plan)
   }
   plan.rx_desc = pc.rx_desc;
   plan.tx_desc = pc.tx_desc;
-  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(plan.port, &plan.rx_desc, &plan.tx_desc);
-      rc != 0) {
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(plan.port, &plan.rx_desc, &plan.tx_desc); rc != 0) {
     return {1, "port " + std::to_string(plan.port) + ": descriptor adjust failed: " + err(rc)};
   }
   if (plan.hw_rss && info.reta_size != 0) {
     // Queue of a flow = reta[hash % reta_size] = (hash % reta_size) % cores:
     // owner_core() computes the same, so active opens can target a core.
-    std::vector<rte_eth_rss_reta_entry64> reta(
-        (info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE);
+    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
+                                               RTE_ETH_RETA_GROUP_SIZE);
     for (unsigned i = 0; i < info.reta_size; ++i) {
       auto& g = reta[i / RTE_ETH_RETA_GROUP_SIZE];
       g.mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);

@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,14 @@ unsigned owner_core(const tcp::FourTuple& t, unsigned num_cores) {
 
 int run(const config::Config& cfg, const AppSetup& app) {
   g_stop.store(false);
+  // From here on SIGINT/SIGTERM only set the flag: a signal during start-up
+  // lets run() finish initialising, then the loops exit at once and the
+  // ports are closed cleanly.
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   const unsigned cores_cfg = cfg.lcores_count == 0 ? 1 : cfg.lcores_count;
   EalPlan eal = plan_eal(cfg, "shardtcp", cores_cfg);
   for (const std::string& n : eal.notes) std::printf("shardtcp: %s\n", n.c_str());
@@ -214,6 +223,11 @@ int run(const config::Config& cfg, const AppSetup& app) {
     info.rx_cksum_offload = plan.rx_ip_cksum && plan.rx_tcp_cksum;
     info.tx_cksum_offload = plan.tx_ip_cksum && plan.tx_tcp_cksum;
     info.hugepages = eal.hugepages;
+    // The Stacks' clock (Core::now_us(): same TSC origin), for observers on
+    // other threads, e.g. the exporter's age of the oldest CLOSE-WAIT.
+    info.now_us = [us_per_tsc = sh.us_per_tsc, tsc0 = sh.tsc0] {
+      return static_cast<tcp::TimeUs>(static_cast<double>(rte_rdtsc() - tsc0) * us_per_tsc);
+    };
     for (auto& c : owned) {
       info.cores.push_back(CoreView{c->index(), c->lcore(), &c->dp(), &c->tcp_counters(), c->pool(),
                                     c->rx_queue(), c->tx_queue()});
@@ -234,26 +248,47 @@ int run(const config::Config& cfg, const AppSetup& app) {
         info.rx_cksum_offload ? "yes" : "no", info.tx_cksum_offload ? "yes" : "no",
         eal.hugepages ? "hugepages" : "no hugepages", cfg.mempool.mbufs, rte_version());
 
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-
 #ifdef SHARDTCP_HAVE_METRICS
     if (cfg.metrics.enabled) {
-      const std::string url = start_metrics(cfg, info);
-      if (!url.empty()) std::printf("shardtcp: metrics at %s\n", url.c_str());
+      // A metrics.listen address we cannot bind is a start-up error: one line
+      // naming the key, exit 2, before any loop runs.
+      try {
+        const std::string url = start_metrics(cfg, info);
+        if (!url.empty()) std::printf("shardtcp: metrics at %s\n", url.c_str());
+      } catch (const std::runtime_error& e) {
+        std::fprintf(stderr, "shardtcp: %s\n", e.what());
+        exit_code = kExitConfig;
+      }
     }
 #endif
-    if (app.on_started) app.on_started(info);
-    std::fflush(stdout);
+    if (exit_code == kExitOk) {
+      if (app.on_started) app.on_started(info);
+      std::fflush(stdout);
 
-    rte_eal_mp_remote_launch(lcore_main, &ctx, CALL_MAIN);
-    rte_eal_mp_wait_lcore();
-    std::printf("shardtcp: loops stopped, shutting down\n");
+      rte_eal_mp_remote_launch(lcore_main, &ctx, CALL_MAIN);
+      rte_eal_mp_wait_lcore();
+      std::printf("shardtcp: loops stopped, shutting down\n");
+      for (auto& c : owned) {
+        const DataplaneCounters& d = c->dp();
+        const tcp::TcpCounters& t = c->tcp_counters();
+        std::uint64_t l3 = 0, l4 = 0;
+        for (const auto& x : d.drops) l3 += x.get();
+        for (const auto& x : t.drops) l4 += x.get();
+        std::printf(
+            "shardtcp: core %u (lcore %u): rx %lu tx %lu pkts, steered in %lu out %lu, passive "
+            "opens "
+            "%lu, active opens %lu, drops l3 %lu tcp %lu, connections %ld, time-wait %ld, busy "
+            "%.1f%%\n",
+            c->index(), c->lcore(), d.rx_packets.get(), d.tx_packets.get(), d.steered_in.get(),
+            d.steered_out.get(), t.passive_opens.get(), t.active_opens.get(), l3, l4,
+            d.connections.get(), d.time_wait_entries.get(),
+            d.total_cycles.get() == 0 ? 0.0
+                                      : 100.0 * static_cast<double>(d.busy_cycles.get()) /
+                                            static_cast<double>(d.total_cycles.get()));
+      }
 
-    if (app.on_stopping) app.on_stopping();
+      if (app.on_stopping) app.on_stopping();
+    }
 #ifdef SHARDTCP_HAVE_METRICS
     if (cfg.metrics.enabled) stop_metrics();
 #endif

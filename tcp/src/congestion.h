@@ -71,18 +71,18 @@ struct NewReno {
 
 // RFC 9438.
 struct Cubic {
-  static constexpr double kC = 0.4;      // RFC 9438 §5.1
-  static constexpr double kBeta = 0.7;   // RFC 9438 §4.6
+  static constexpr double kC = 0.4;                                      // RFC 9438 §5.1
+  static constexpr double kBeta = 0.7;                                   // RFC 9438 §4.6
   static constexpr double kAlpha = 3.0 * (1.0 - kBeta) / (1.0 + kBeta);  // §4.3
-  static constexpr bool kFastConvergence = true;  // §4.7
+  static constexpr bool kFastConvergence = true;                         // §4.7
 
   Common c;
-  double w_max = 0;        // segments, window before the last reduction (§4.7 adjusted)
-  double cwnd_prior = 0;   // segments, cwnd when ssthresh was last set (§4.3)
-  double k = 0;            // seconds (§4.2, Figure 2)
-  double w_est = 0;        // segments, Reno-friendly estimate (§4.3)
-  double w_epoch_max = 0;  // W_max used by the current epoch's curve
-  double frac = 0;         // fractional bytes of increase not yet in cwnd
+  double w_max = 0;             // segments, window before the last reduction (§4.7 adjusted)
+  double cwnd_prior = 0;        // segments, cwnd when ssthresh was last set (§4.3)
+  double k = 0;                 // seconds (§4.2, Figure 2)
+  double w_est = 0;             // segments, Reno-friendly estimate (§4.3)
+  double w_epoch_max = 0;       // W_max used by the current epoch's curve
+  double frac = 0;              // fractional bytes of increase not yet in cwnd
   TimeUs epoch_start = kNever;  // start of the current congestion avoidance stage
 
   void on_ack(std::uint32_t acked, TimeUs now, TimeUs srtt);
@@ -99,7 +99,8 @@ struct Cubic {
 
 class CongestionController {
  public:
-  explicit CongestionController(const TcpConfig& cfg) : CongestionController(cfg.congestion_control) {}
+  explicit CongestionController(const TcpConfig& cfg)
+      : CongestionController(cfg.congestion_control) {}
   explicit CongestionController(CongestionControl algo);
 
   // Initial window (RFC 6928 for iw_segments == 10, RFC 5681 §3.1 otherwise);

@@ -35,7 +35,7 @@ void StackImpl::negotiate_options(Tcb& t, const TcpOptions& peer) {
     t.rcv_wscale = 0;
     t.ws_ok = false;
   }
-  t.sack_ok = cfg_.sack && peer.sack_permitted;  // RFC 2018 §2
+  t.sack_ok = cfg_.sack && peer.sack_permitted;      // RFC 2018 §2
   t.ts_ok = cfg_.timestamps && peer.has_timestamps;  // RFC 7323 §3.2
   if (t.ts_ok) {
     t.ts_recent = peer.ts_val;
@@ -200,9 +200,10 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
 }
 
 // TIME-WAIT as a verdict over the compact entry (Linux
-// tcp_timewait_state_process). Returns true when a SYN may reopen the
-// 4-tuple (the entry is gone, the caller hands the SYN to the listener).
-bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg) {
+// tcp_timewait_state_process). Returns true when a SYN reopens the 4-tuple
+// (only if a listener can take it): the entry is gone and the caller hands
+// the SYN to the listener.
+bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_reopen) {
   auto ack = [&] {
     OutSegment o;
     o.tuple = e.tuple;
@@ -228,9 +229,10 @@ bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg) {
   if ((seg.flags & (kSyn | kAck)) == kSyn && !paws_fail) {
     // RFC 6191 §2: reopen when the new SYN's timestamp is newer, or (without
     // timestamps) its ISN is beyond the old RCV.NXT (RFC 9293 §3.6.1).
-    const bool ts_newer = e.ts_ok && seg.opts.has_timestamps && seq_gt(seg.opts.ts_val, e.ts_recent);
+    const bool ts_newer =
+        e.ts_ok && seg.opts.has_timestamps && seq_gt(seg.opts.ts_val, e.ts_recent);
     const bool isn_beyond = !(e.ts_ok && seg.opts.has_timestamps) && seq_gt(seg.seq, e.rcv_nxt);
-    if (ts_newer || isn_beyond) {
+    if (can_reopen && (ts_newer || isn_beyond)) {
       ctr_.time_wait_reopens.inc();
       tw_.erase(e.tuple);
       // TIME-WAIT -> CLOSED: the compact entry goes; LISTEN takes the SYN.

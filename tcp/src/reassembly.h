@@ -81,8 +81,8 @@ class ReassemblyQueue {
   // merged). Returns false, storing nothing, when memory or range slots run
   // out. Storing nothing because everything was duplicate/out of window
   // returns true.
-  bool insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
-              std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit);
+  bool insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len, std::uint32_t rcv_nxt,
+              std::uint32_t rcv_wnd_limit);
 
   // Calls f(ByteView) for every byte contiguous at rcv_nxt, in order (one
   // call per page-sized piece), removes them and returns how many bytes were

@@ -141,14 +141,12 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> SackScoreboard::first_hol
 }
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> SackScoreboard::next_seg(
-    std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t high_rxt,
-    std::uint32_t mss) const {
+    std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t high_rxt, std::uint32_t mss) const {
   return first_hole_at_or_above(snd_una, snd_nxt, high_rxt, mss, true);
 }
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> SackScoreboard::next_seg_rule3(
-    std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t high_rxt,
-    std::uint32_t mss) const {
+    std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t high_rxt, std::uint32_t mss) const {
   return first_hole_at_or_above(snd_una, snd_nxt, high_rxt, mss, false);
 }
 

@@ -51,14 +51,15 @@ class SackScoreboard {
   // that is below the highest SACKed byte and IsLost(S2). Returns (seq, len)
   // with len <= mss, stopping at the next SACKed byte.
   std::optional<std::pair<std::uint32_t, std::uint32_t>> next_seg(std::uint32_t snd_una,
-                                                                   std::uint32_t snd_nxt,
-                                                                   std::uint32_t high_rxt,
-                                                                   std::uint32_t mss) const;
+                                                                  std::uint32_t snd_nxt,
+                                                                  std::uint32_t high_rxt,
+                                                                  std::uint32_t mss) const;
   // NextSeg() rule 3: as rule 1 without the IsLost condition (the engine uses
   // it only when rule 2, new data, cannot send).
-  std::optional<std::pair<std::uint32_t, std::uint32_t>> next_seg_rule3(
-      std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t high_rxt,
-      std::uint32_t mss) const;
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> next_seg_rule3(std::uint32_t snd_una,
+                                                                        std::uint32_t snd_nxt,
+                                                                        std::uint32_t high_rxt,
+                                                                        std::uint32_t mss) const;
 
   // Total SACKed bytes above the last snd_una.
   std::uint32_t sacked_bytes() const { return sacked_; }

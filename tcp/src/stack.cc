@@ -10,12 +10,18 @@ namespace shardtcp::tcp {
 
 const char* to_string(CloseReason r) {
   switch (r) {
-    case CloseReason::kNormal: return "normal";
-    case CloseReason::kReset: return "reset";
-    case CloseReason::kAborted: return "aborted";
-    case CloseReason::kTimeout: return "timeout";
-    case CloseReason::kRefused: return "refused";
-    case CloseReason::kFinWait2Timeout: return "fin_wait2_timeout";
+    case CloseReason::kNormal:
+      return "normal";
+    case CloseReason::kReset:
+      return "reset";
+    case CloseReason::kAborted:
+      return "aborted";
+    case CloseReason::kTimeout:
+      return "timeout";
+    case CloseReason::kRefused:
+      return "refused";
+    case CloseReason::kFinWait2Timeout:
+      return "fin_wait2_timeout";
   }
   return "?";
 }
@@ -57,18 +63,24 @@ void StackImpl::set_state(Tcb* t, State from, State to) {
   // CLOSE-WAIT FIFO: entry order == entry time order (now_ never goes back),
   // so the head is always the oldest.
   if (from == State::kCloseWait) {
-    if (t->fifo_prev) t->fifo_prev->fifo_next = t->fifo_next;
-    else cw_head_ = t->fifo_next;
-    if (t->fifo_next) t->fifo_next->fifo_prev = t->fifo_prev;
-    else cw_tail_ = t->fifo_prev;
+    if (t->fifo_prev)
+      t->fifo_prev->fifo_next = t->fifo_next;
+    else
+      cw_head_ = t->fifo_next;
+    if (t->fifo_next)
+      t->fifo_next->fifo_prev = t->fifo_prev;
+    else
+      cw_tail_ = t->fifo_prev;
     t->fifo_prev = t->fifo_next = nullptr;
   }
   if (to == State::kCloseWait) {
     t->close_wait_since = std::max<TimeUs>(now_, 1);
     t->fifo_prev = cw_tail_;
     t->fifo_next = nullptr;
-    if (cw_tail_) cw_tail_->fifo_next = t;
-    else cw_head_ = t;
+    if (cw_tail_)
+      cw_tail_->fifo_next = t;
+    else
+      cw_head_ = t;
     cw_tail_ = t;
   }
   if (from == State::kCloseWait || to == State::kCloseWait) {
@@ -218,12 +230,10 @@ bool StackImpl::listen(std::uint16_t port, const Handlers& h, void* user, Ipv4 l
   return true;
 }
 
-Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* user,
-                               TimeUs now) {
-  if (!in_call_) {
-    reap();
-    now_ = std::max(now_, now);
-  }
+Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* user, TimeUs now) {
+  // No reap() here: memory is reclaimed only at the start of input()/poll(),
+  // after the dataplane drained the output of the previous call.
+  if (!in_call_) now_ = std::max(now_, now);
   if (flows_.find(tuple) != nullptr || tw_.find(tuple) != nullptr) return nullptr;
   if (flows_.size() >= cfg_.max_connections) {
     ctr_.conn_limit_drops.inc();
@@ -277,14 +287,9 @@ void StackImpl::input(const Segment& seg, TimeUs now) {
     }
     if (!t.dead) rearm(t);
   } else if (TimeWaitEntry* e = tw_.find(seg.tuple)) {
-    // A SYN that may reopen (RFC 6191) falls through to the listener.
-    if (time_wait_input(*e, seg)) {
-      if (Listener* l = find_listener(seg.tuple.local_ip, seg.tuple.local_port)) {
-        listen_input(*l, seg);
-      } else {
-        closed_input(seg);
-      }
-    }
+    // A SYN that may reopen (RFC 6191) goes on to the listener, if any.
+    Listener* l = find_listener(seg.tuple.local_ip, seg.tuple.local_port);
+    if (time_wait_input(*e, seg, l != nullptr)) listen_input(*l, seg);
   } else if (Listener* l = find_listener(seg.tuple.local_ip, seg.tuple.local_port)) {
     listen_input(*l, seg);
   } else {

@@ -86,11 +86,12 @@ class StackImpl {
 
  private:
   // --- arrivals by state group (RFC 9293 §3.10.7) --------------------------------
-  void closed_input(const Segment& seg);                     // §3.10.7.1
-  void listen_input(Listener& l, const Segment& seg);        // §3.10.7.2
-  void syn_sent_input(Tcb& t, const Segment& seg);           // §3.10.7.3
-  void tcb_input(Tcb& t, const Segment& seg);                // §3.10.7.4
-  bool time_wait_input(TimeWaitEntry& e, const Segment& seg);  // Linux-style verdict
+  void closed_input(const Segment& seg);               // §3.10.7.1
+  void listen_input(Listener& l, const Segment& seg);  // §3.10.7.2
+  void syn_sent_input(Tcb& t, const Segment& seg);     // §3.10.7.3
+  void tcb_input(Tcb& t, const Segment& seg);          // §3.10.7.4
+  bool time_wait_input(TimeWaitEntry& e, const Segment& seg,
+                       bool can_reopen);  // Linux-style verdict
   bool syn_cookie_ack(Listener& l, const Segment& seg);
   void send_cookie_syn_ack(const Segment& seg);
   std::uint32_t ts_offset_of(const FourTuple& t) const {

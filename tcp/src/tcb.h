@@ -71,13 +71,13 @@ class Tcb final : public Connection {
   std::uint32_t snd_wl1 = 0;
   std::uint32_t snd_wl2 = 0;
   std::uint32_t rcv_nxt = 0;
-  std::uint32_t rcv_adv = 0;  // right edge of the window we advertised
-  std::uint32_t rtt_seq = 0;  // sequence number being timed (Karn)
-  std::uint32_t recover = 0;  // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  std::uint32_t high_rxt = 0;  // RFC 6675 HighRxt (one past the highest retransmitted)
-  std::uint32_t ts_recent = 0;  // RFC 7323 §4.3
-  std::uint32_t ts_offset = 0;  // per-connection TSval offset
-  std::uint32_t last_ack_sent = 0;  // RFC 7323 §4.3 Last.ACK.sent
+  std::uint32_t rcv_adv = 0;            // right edge of the window we advertised
+  std::uint32_t rtt_seq = 0;            // sequence number being timed (Karn)
+  std::uint32_t recover = 0;            // RFC 6582 "recover" / RFC 6675 RecoveryPoint
+  std::uint32_t high_rxt = 0;           // RFC 6675 HighRxt (one past the highest retransmitted)
+  std::uint32_t ts_recent = 0;          // RFC 7323 §4.3
+  std::uint32_t ts_offset = 0;          // per-connection TSval offset
+  std::uint32_t last_ack_sent = 0;      // RFC 7323 §4.3 Last.ACK.sent
   std::uint32_t pending_ack_bytes = 0;  // bytes received since our last ACK
 
   std::uint16_t mss = 536;      // payload bytes per segment we send (options excluded)
@@ -91,24 +91,24 @@ class Tcb final : public Connection {
   std::uint8_t persist_shift = 0;  // persist timer backoff
 
   // --- flags ---------------------------------------------------------------
-  bool ts_ok : 1 = false;        // timestamps negotiated (RFC 7323)
-  bool ws_ok : 1 = false;        // window scaling negotiated (RFC 7323 §2)
-  bool sack_ok : 1 = false;      // SACK permitted both ways (RFC 2018)
-  bool fin_queued : 1 = false;   // close()/shutdown() asked for a FIN
-  bool orphan : 1 = false;       // close() called: no more on_data
-  bool app_owned : 1 = false;    // handed to the application (on_closed owed)
+  bool ts_ok : 1 = false;       // timestamps negotiated (RFC 7323)
+  bool ws_ok : 1 = false;       // window scaling negotiated (RFC 7323 §2)
+  bool sack_ok : 1 = false;     // SACK permitted both ways (RFC 2018)
+  bool fin_queued : 1 = false;  // close()/shutdown() asked for a FIN
+  bool orphan : 1 = false;      // close() called: no more on_data
+  bool app_owned : 1 = false;   // handed to the application (on_closed owed)
   bool want_writable : 1 = false;
   bool nagle : 1 = false;
   bool keepalive : 1 = false;
-  bool in_recovery : 1 = false;  // fast recovery (RFC 6582 / 6675)
+  bool in_recovery : 1 = false;    // fast recovery (RFC 6582 / 6675)
   bool sack_recovery : 1 = false;  // the recovery is RFC 6675 (SACK) based
-  bool ack_now : 1 = false;      // send an ACK at the end of input processing
-  bool dead : 1 = false;         // freed; memory reclaimed on the next input/poll
+  bool ack_now : 1 = false;        // send an ACK at the end of input processing
+  bool dead : 1 = false;           // freed; memory reclaimed on the next input/poll
   bool active_open : 1 = false;
-  bool rtt_timing : 1 = false;   // rtt_seq/rtt_time valid
+  bool rtt_timing : 1 = false;     // rtt_seq/rtt_time valid
   bool syn_rto_fired : 1 = false;  // RFC 6298 (5.7)
-  bool persist : 1 = false;      // rtx_at is the persist timer
-  bool fin_acked : 1 = false;    // our FIN has been acknowledged
+  bool persist : 1 = false;        // rtx_at is the persist timer
+  bool fin_acked : 1 = false;      // our FIN has been acknowledged
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:

@@ -40,8 +40,7 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   // SYN octet and handle the rest as an ACK (BSD does the same).
   Segment trimmed;
   const Segment* sp = &in;
-  if (t.state == State::kSynReceived && (in.flags & kSyn) && (in.flags & kAck) &&
-      in.seq == t.irs) {
+  if (t.state == State::kSynReceived && (in.flags & kSyn) && (in.flags & kAck) && in.seq == t.irs) {
     trimmed = in;
     trimmed.flags = static_cast<std::uint8_t>(in.flags & ~kSyn);
     trimmed.seq = in.seq + 1;
@@ -51,8 +50,7 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   const std::uint8_t f = seg.flags;
 
   // RFC 7323 §5.3 R1 (PAWS) runs before the sequence check. RSTs are exempt.
-  if (t.ts_ok && seg.opts.has_timestamps && !(f & kRst) &&
-      seq_lt(seg.opts.ts_val, t.ts_recent)) {
+  if (t.ts_ok && seg.opts.has_timestamps && !(f & kRst) && seq_lt(seg.opts.ts_val, t.ts_recent)) {
     send_ack(t);
     ctr_.drop(DropReason::kPawsRejected);
     return;
@@ -416,7 +414,8 @@ void StackImpl::sack_transmit(Tcb& t) {
     if (seq_lt(t.snd_nxt, end)) {
       const std::uint32_t wnd_end = t.snd_una + t.snd_wnd;
       const std::uint32_t room = seq_gt(wnd_end, t.snd_nxt) ? wnd_end - t.snd_nxt : 0;
-      const std::uint32_t len = std::min({end - t.snd_nxt, static_cast<std::uint32_t>(t.mss), room});
+      const std::uint32_t len =
+          std::min({end - t.snd_nxt, static_cast<std::uint32_t>(t.mss), room});
       if (len > 0) {
         const bool fin = t.fin_queued && !t.fin_acked && t.snd_nxt + len == end;
         send_data(t, t.snd_nxt, len, fin);
@@ -465,8 +464,8 @@ void StackImpl::update_window(Tcb& t, const Segment& seg) {
 }
 
 // Seventh and eighth checks. [seq, seq+len) lies within the window.
-void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data,
-                             std::uint32_t len, bool fin) {
+void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
+                             bool fin) {
   if (!in_state(t.state, State::kEstablished | State::kFinWait1 | State::kFinWait2)) {
     // CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN was received; text and
     // FIN beyond it are ignored (§3.10.7.4 seventh/eighth).
@@ -492,9 +491,12 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     return;
   }
   if (len > 0) {
+    // RFC 5681 §4.2: a segment that fills all or part of a gap is ACKed at once.
+    if (t.reasm != nullptr && !t.reasm->empty()) t.ack_now = true;
     t.rcv_nxt += len;
     t.pending_ack_bytes += len;
-    t.rcv_mss = static_cast<std::uint16_t>(std::max<std::uint32_t>(t.rcv_mss, std::min(len, 65535u)));
+    t.rcv_mss =
+        static_cast<std::uint16_t>(std::max<std::uint32_t>(t.rcv_mss, std::min(len, 65535u)));
     deliver(t, data, len);
     if (t.dead) return;
   }

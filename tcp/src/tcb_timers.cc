@@ -78,15 +78,15 @@ void StackImpl::rto_expired(Tcb& t) {
   }
   ++t.retries;
   const bool first = t.retries == 1;
-  t.rtt.backoff();  // RFC 6298 (5.5)
+  t.rtt.backoff();                       // RFC 6298 (5.5)
   t.cc.on_rto(t.flight(), now_, first);  // RFC 5681 §3.1 (4)
   t.in_recovery = false;
   t.sack_recovery = false;
   if (t.sacks != nullptr) t.sacks->clear();  // RFC 6675 §5.1: SACK info is advisory
   t.dupacks = 0;
-  t.rtt_timing = false;     // Karn
-  t.recover = t.snd_max;    // RFC 6582 §4: no fast retransmit for old duplicates
-  t.snd_nxt = t.snd_una;    // go back: resend from the first unacknowledged byte
+  t.rtt_timing = false;   // Karn
+  t.recover = t.snd_max;  // RFC 6582 §4: no fast retransmit for old duplicates
+  t.snd_nxt = t.snd_una;  // go back: resend from the first unacknowledged byte
   // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, timer at the new RTO.
   output(t, true);
   if (!t.persist) t.rtx_at = now_ + t.rtt.rto();

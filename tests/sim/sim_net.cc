@@ -85,7 +85,8 @@ void Endpoint::pump() {
   }
   std::uint8_t buf[16384];
   while (sent < to_send) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, to_send - sent));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(sizeof buf, to_send - sent));
     fill_pattern(send_key, sent, buf, n);
     const std::size_t k = conn->send(buf, n);
     sent += k;
@@ -95,7 +96,7 @@ void Endpoint::pump() {
   if (style == Style::kShutdown) {
     finished_sending = true;
     conn->shutdown();
-  } else if (peer_closed_calls > 0) {
+  } else if (style == Style::kCloseAfterPeerFin && peer_closed_calls > 0) {
     finished_sending = true;
     conn->close();
   }
@@ -149,7 +150,7 @@ Endpoint* Sim::server_endpoint(std::uint16_t client_port) {
 }
 
 Endpoint* Sim::new_endpoint(int side, std::uint64_t send_key, std::uint64_t recv_key,
-                           std::uint64_t to_send, std::uint64_t expect_recv, Endpoint::Style st) {
+                            std::uint64_t to_send, std::uint64_t expect_recv, Endpoint::Style st) {
   auto e = std::make_unique<Endpoint>();
   e->sim = this;
   e->side = side;
@@ -165,16 +166,16 @@ Endpoint* Sim::new_endpoint(int side, std::uint64_t send_key, std::uint64_t recv
 }
 
 Endpoint* Sim::add_connection(std::uint64_t c2s, std::uint64_t s2c, Endpoint::Style client_style,
-                              Endpoint::Style server_style, std::uint16_t port) {
-  const std::uint16_t cport = next_port_++;
-  const std::uint64_t k1 = splitmix64(seed_ * 1000003u + cport);
+                              Endpoint::Style server_style, std::uint16_t port,
+                              std::uint16_t client_port) {
+  const std::uint16_t cport = client_port != 0 ? client_port : next_port_++;
+  const std::size_t slot = static_cast<std::uint16_t>(cport - kFirstPort);
+  if (by_port_.size() <= slot) by_port_.resize(slot + 1, nullptr);
+  const std::uint64_t k1 = splitmix64(seed_ * 1000003u + cport + 65536u * eps_.size());
   const std::uint64_t k2 = splitmix64(k1);
   Endpoint* c = new_endpoint(0, k1, k2, c2s, s2c, client_style);
-  if (port == kServerPort) {
-    by_port_.push_back(new_endpoint(1, k2, k1, s2c, c2s, server_style));
-  } else {
-    by_port_.push_back(nullptr);  // nobody listens there
-  }
+  // Nobody listens on other ports: no server endpoint then.
+  by_port_[slot] = port == kServerPort ? new_endpoint(1, k2, k1, s2c, c2s, server_style) : nullptr;
   const FourTuple t{kIp[0], kIp[1], cport, port};
   const Handlers h = Callbacks::handlers();
   c->conn = stacks_[0]->connect(t, h, c, now_);
@@ -185,7 +186,8 @@ Endpoint* Sim::add_connection(std::uint64_t c2s, std::uint64_t s2c, Endpoint::St
 
 void Sim::add_simultaneous_open(std::uint64_t a2b, std::uint64_t b2a) {
   const std::uint16_t pa = next_port_++;
-  by_port_.push_back(nullptr);  // no listener involved
+  const std::size_t slot = static_cast<std::uint16_t>(pa - kFirstPort);
+  if (by_port_.size() <= slot) by_port_.resize(slot + 1, nullptr);  // no listener involved
   const std::uint16_t pb = 7000;
   const std::uint64_t k1 = splitmix64(seed_ * 1000003u + pa);
   const std::uint64_t k2 = splitmix64(k1);
@@ -221,7 +223,8 @@ void Sim::transmit(int from, const OutSegment& seg) {
   std::vector<std::uint8_t> b(hl + seg.payload_len);
   write_tcp_header(seg, b.data());
   if (seg.payload_len > 0) copy_payload(seg, b.data() + hl);
-  const std::uint16_t ck = tcp_checksum(seg.tuple.local_ip, seg.tuple.remote_ip, b.data(), b.size());
+  const std::uint16_t ck =
+      tcp_checksum(seg.tuple.local_ip, seg.tuple.remote_ip, b.data(), b.size());
   std::memcpy(b.data() + 16, &ck, 2);
 
   TraceLine l{};
@@ -347,8 +350,53 @@ bool Sim::run(TimeUs limit) {
       stacks_[i]->poll(now_);
       drain(i);
     }
+    if (hook) hook();
   }
   return all_done();
+}
+
+// Every connection ended normally, all bytes verified, nothing left behind.
+std::string Sim::verify(bool finished) {
+  std::string err;
+  if (!listening()) err += "listen() failed\n";
+  if (connect_failures) err += "connect() returned nullptr\n";
+  if (!finished) err += "did not finish within the virtual time limit\n";
+  if (misaddressed) err += "segments with wrong addresses in OutSegment::tuple\n";
+  if (parse_errors) err += "our own segments failed parse_segment\n";
+  if (stray_accepts) err += "on_accept for a connection nobody opened\n";
+  if (bad_checksum != corrupted) {
+    err += "checksum failures != corrupted packets (bad serialization or undetected corruption)\n";
+  }
+  for (const Endpoint* e : eps_) {
+    const char* who = e->side == 0 ? "client" : "server";
+    if (e->mismatches) err += std::string(who) + ": received bytes differ from what was sent\n";
+    if (e->received != e->expect_recv)
+      err += std::string(who) + ": wrong number of bytes received\n";
+    if (e->sent != e->to_send) err += std::string(who) + ": could not queue all its bytes\n";
+    if (e->closed_calls != 1) err += std::string(who) + ": on_closed not called exactly once\n";
+    if (e->closed_calls && e->reason != CloseReason::kNormal) {
+      err += std::string(who) + ": closed with reason " + to_string(e->reason) + "\n";
+    }
+    if (e->peer_closed_calls != 1)
+      err += std::string(who) + ": on_peer_closed not called exactly once\n";
+    if (!e->established) err += std::string(who) + ": never established\n";
+  }
+  for (int s = 0; s < 2; ++s) {
+    if (stack(s).connection_count() != 0)
+      err += "stack " + std::to_string(s) + ": connections left\n";
+    if (stack(s).time_wait_count() != 0) err += "stack " + std::to_string(s) + ": TIME-WAIT left\n";
+    TcpCounters& c = counters(s);
+    for (int i = 0; i < kNumStates; ++i) {
+      const State st = state_from_index(i);
+      const std::int64_t want = (s == 1 && st == State::kListen) ? 1 : 0;
+      if (st != State::kClosed && c.state[i].get() != want) {
+        err += "stack " + std::to_string(s) + ": gauge " + std::string(to_string(st)) + " = " +
+               std::to_string(c.state[i].get()) + "\n";
+      }
+    }
+  }
+  if (!err.empty()) err += summary() + trace_tail(120);
+  return err;
 }
 
 std::string Sim::format(const TraceLine& l) const {
@@ -361,8 +409,8 @@ std::string Sim::format(const TraceLine& l) const {
   if (l.flags & kAck) flags[k++] = '.';
   char buf[256];
   int n = std::snprintf(buf, sizeof buf, "%10.6f %s [%-4s] seq=%u ack=%u len=%u win=%u",
-                        static_cast<double>(l.t) / 1e6, l.from == 0 ? "C>S" : "S>C", flags,
-                        l.seq, l.ack, l.len, l.win);
+                        static_cast<double>(l.t) / 1e6, l.from == 0 ? "C>S" : "S>C", flags, l.seq,
+                        l.ack, l.len, l.win);
   std::string s(buf, static_cast<std::size_t>(n));
   for (int i = 0; i < l.num_sack && i < 4; ++i) {
     n = std::snprintf(buf, sizeof buf, " sack=%u-%u", l.sack[i].left, l.sack[i].right);
@@ -394,8 +442,8 @@ std::string Sim::summary() const {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "seed=%" PRIu64 " link=%s t=%.3fs pkts=%" PRIu64 " lost=%" PRIu64 " dup=%" PRIu64
-                " reordered=%" PRIu64 " corrupted=%" PRIu64 " bad_csum=%" PRIu64
-                " qdrop=%" PRIu64 " misaddressed=%" PRIu64 "\n",
+                " reordered=%" PRIu64 " corrupted=%" PRIu64 " bad_csum=%" PRIu64 " qdrop=%" PRIu64
+                " misaddressed=%" PRIu64 "\n",
                 seed_, link_.name, static_cast<double>(now_) / 1e6 - 1000.0, sent_pkts, lost,
                 duplicated, reordered, corrupted, bad_checksum, queue_drops, misaddressed);
   out += buf;
@@ -405,17 +453,18 @@ std::string Sim::summary() const {
     out += buf;
   }
   for (const Endpoint* e : eps_) {
-    std::snprintf(buf, sizeof buf,
-                  "%s: sent=%" PRIu64 "/%" PRIu64 " recv=%" PRIu64 "/%" PRIu64
-                  " mismatches=%" PRIu64 " first_bad=%" PRId64
-                  " established=%d peer_closed=%d closed=%d reason=%s state_at_close=%s"
-                  " now_state=%s\n",
-                  e->side == 0 ? "client" : "server", e->sent, e->to_send, e->received,
-                  e->expect_recv, e->mismatches,
-                  e->first_bad == ~0ull ? std::int64_t{-1} : static_cast<std::int64_t>(e->first_bad),
-                  e->established, e->peer_closed_calls, e->closed_calls,
-                  e->closed_calls ? to_string(e->reason) : "-", e->last_state.c_str(),
-                  e->conn ? std::string(to_string(e->conn->state())).c_str() : "-");
+    std::snprintf(
+        buf, sizeof buf,
+        "%s: sent=%" PRIu64 "/%" PRIu64 " recv=%" PRIu64 "/%" PRIu64 " mismatches=%" PRIu64
+        " first_bad=%" PRId64
+        " established=%d peer_closed=%d closed=%d reason=%s state_at_close=%s"
+        " now_state=%s\n",
+        e->side == 0 ? "client" : "server", e->sent, e->to_send, e->received, e->expect_recv,
+        e->mismatches,
+        e->first_bad == ~0ull ? std::int64_t{-1} : static_cast<std::int64_t>(e->first_bad),
+        e->established, e->peer_closed_calls, e->closed_calls,
+        e->closed_calls ? to_string(e->reason) : "-", e->last_state.c_str(),
+        e->conn ? std::string(to_string(e->conn->state())).c_str() : "-");
     out += buf;
   }
   return out;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <queue>
 #include <random>
@@ -31,15 +32,15 @@ namespace shardtcp::tcp::sim {
 
 struct LinkProfile {
   const char* name = "clean";
-  double loss = 0;           // probability a packet is dropped
-  double dup = 0;            // probability a packet is delivered twice
-  double reorder = 0;        // probability of an extra delay in [0, reorder_delay]
-  double corrupt = 0;        // probability of one flipped bit
+  double loss = 0;              // probability a packet is dropped
+  double dup = 0;               // probability a packet is delivered twice
+  double reorder = 0;           // probability of an extra delay in [0, reorder_delay]
+  double corrupt = 0;           // probability of one flipped bit
   TimeUs delay = 5 * kUsPerMs;  // one-way propagation delay
   TimeUs jitter = 0;            // uniform extra delay on every packet (keeps order mostly)
   TimeUs reorder_delay = 20 * kUsPerMs;
-  std::uint64_t bandwidth = 0;       // bytes per second, 0 = infinite
-  std::uint32_t queue_bytes = 0;     // bottleneck queue; beyond it tail drop (0 = unbounded)
+  std::uint64_t bandwidth = 0;    // bytes per second, 0 = infinite
+  std::uint32_t queue_bytes = 0;  // bottleneck queue; beyond it tail drop (0 = unbounded)
 };
 
 // The byte at offset `i` of the stream with key `key` (seeded pattern).
@@ -57,8 +58,9 @@ class Sim;
 // verifies what it receives against the peer's pattern.
 struct Endpoint {
   enum class Style : std::uint8_t {
-    kShutdown,          // shutdown() once everything is queued
-    kCloseAfterPeerFin  // close() once everything is queued and the peer's FIN arrived
+    kShutdown,           // shutdown() once everything is queued
+    kCloseAfterPeerFin,  // close() once everything is queued and the peer's FIN arrived
+    kNone                // never closes by itself (the test's hook does)
   };
 
   Sim* sim = nullptr;
@@ -120,8 +122,12 @@ class Sim {
   // bytes client->server and s2c bytes server->client.
   // Returns the client endpoint. `port` = server port (another port than
   // kServerPort has no listener).
+  // client_port 0 = a fresh port; otherwise that port (reuse after close).
   Endpoint* add_connection(std::uint64_t c2s, std::uint64_t s2c, Endpoint::Style client_style,
-                           Endpoint::Style server_style, std::uint16_t port = kServerPort);
+                           Endpoint::Style server_style, std::uint16_t port = kServerPort,
+                           std::uint16_t client_port = 0);
+  // The server endpoint created for the connection from `client_port`.
+  Endpoint* server_endpoint(std::uint16_t client_port);
   // Both sides connect() to each other with the same 4-tuple at the same
   // instant: the SYNs cross (RFC 9293 §3.5, simultaneous open).
   void add_simultaneous_open(std::uint64_t a2b, std::uint64_t b2a);
@@ -141,6 +147,11 @@ class Sim {
   std::string trace_tail(std::size_t lines) const;
   std::string summary() const;
   bool all_done() const;
+  // After run(): "" when every endpoint finished normally (on_closed exactly
+  // once with kNormal, on_peer_closed once, all bytes sent and verified) and
+  // both stacks are empty (connections, TIME-WAIT, state gauges); otherwise a
+  // diagnosis with the summary and the trace tail.
+  std::string verify(bool finished);
 
   bool listening() const { return listening_; }
   std::string format(const TraceLine& l) const;
@@ -149,12 +160,16 @@ class Sim {
   std::uint64_t sent_pkts = 0, lost = 0, duplicated = 0, reordered = 0, corrupted = 0,
                 bad_checksum = 0, queue_drops = 0, parse_errors = 0, delivered = 0,
                 misaddressed = 0;
-  std::uint64_t stray_accepts = 0;     // on_accept for a connection we did not open
-  std::uint64_t connect_failures = 0;  // connect() returned nullptr
-  bool trace_all = false;              // print every segment as it is sent (debugging)
+  std::uint64_t stray_accepts = 0;          // on_accept for a connection we did not open
+  std::uint64_t connect_failures = 0;       // connect() returned nullptr
+  bool trace_all = false;                   // print every segment as it is sent (debugging)
   std::uint32_t first_syn_seq[2] = {0, 0};  // ISN each side used (first SYN it sent)
   bool syn_seen[2] = {false, false};
-  TimeUs tick = 1 * kUsPerMs;          // longest clock jump without polling
+  TimeUs tick = 1 * kUsPerMs;  // longest clock jump without polling
+  // Called once per clock step, outside any Stack call: tests use it to act
+  // at a time or on a condition (reconnect, close later, cut the link).
+  // Call drain() after any Stack/Connection call made from here.
+  std::function<void()> hook;
 
  private:
   struct Packet {
@@ -201,7 +216,6 @@ class Sim {
 
   friend struct Endpoint;
   friend struct Callbacks;
-  Endpoint* server_endpoint(std::uint16_t client_port);
 };
 
 }  // namespace shardtcp::tcp::sim

@@ -34,8 +34,10 @@ LinkProfile lossy_link() {
 std::string leftovers(Sim& sim) {
   std::string err;
   for (int s = 0; s < 2; ++s) {
-    if (sim.stack(s).connection_count() != 0) err += "stack " + std::to_string(s) + " has connections\n";
-    if (sim.stack(s).time_wait_count() != 0) err += "stack " + std::to_string(s) + " has TIME-WAIT\n";
+    if (sim.stack(s).connection_count() != 0)
+      err += "stack " + std::to_string(s) + " has connections\n";
+    if (sim.stack(s).time_wait_count() != 0)
+      err += "stack " + std::to_string(s) + " has TIME-WAIT\n";
   }
   return err;
 }
@@ -43,8 +45,8 @@ std::string leftovers(Sim& sim) {
 TEST(SimFailure, ConnectionRefused) {  // RFC 9293 §3.10.7.3: RST in SYN-SENT
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     Sim sim(cfg_for(seed), LinkProfile{}, seed);
-    Endpoint* c = sim.add_connection(100, 0, Endpoint::Style::kShutdown,
-                                     Endpoint::Style::kShutdown, /*port=*/81);
+    Endpoint* c = sim.add_connection(100, 0, Endpoint::Style::kShutdown, Endpoint::Style::kShutdown,
+                                     /*port=*/81);
     sim.run(300 * kUsPerSec);
     EXPECT_EQ(c->closed_calls, 1) << sim.summary() << sim.trace_tail(20);
     EXPECT_EQ(c->reason, CloseReason::kRefused) << to_string(c->reason);
@@ -90,8 +92,8 @@ TEST(SimFailure, PeerVanishesMidTransfer) {  // retries exhausted (max_retries)
 TEST(SimFailure, ClientAbortsServerSeesReset) {  // abort(): RST, freed at once
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     Sim sim(cfg_for(seed), seed <= 3 ? LinkProfile{} : lossy_link(), seed);
-    Endpoint* c = sim.add_connection(0, 1u << 20, Endpoint::Style::kShutdown,
-                                     Endpoint::Style::kShutdown);
+    Endpoint* c =
+        sim.add_connection(0, 1u << 20, Endpoint::Style::kShutdown, Endpoint::Style::kShutdown);
     c->abort_after = 100 * 1024;
     sim.run(600 * kUsPerSec);
     const Endpoint* s = sim.endpoints()[1];
@@ -101,7 +103,8 @@ TEST(SimFailure, ClientAbortsServerSeesReset) {  // abort(): RST, freed at once
     // The RST may be lost; the server's next retransmission then draws a
     // fresh RST from the client stack (no connection): reset either way.
     EXPECT_EQ(s->reason, CloseReason::kReset)
-        << "seed " << seed << " " << to_string(s->reason) << "\n" << sim.trace_tail(30);
+        << "seed " << seed << " " << to_string(s->reason) << "\n"
+        << sim.trace_tail(30);
     EXPECT_EQ(leftovers(sim), "") << "seed " << seed;
   }
 }
@@ -109,14 +112,15 @@ TEST(SimFailure, ClientAbortsServerSeesReset) {  // abort(): RST, freed at once
 TEST(SimFailure, CloseWithDataArrivingSendsRst) {  // RFC 9293 §3.10.4, RFC 2525
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     Sim sim(cfg_for(seed), seed <= 3 ? LinkProfile{} : lossy_link(), seed);
-    Endpoint* c = sim.add_connection(1u << 20, 0, Endpoint::Style::kShutdown,
-                                     Endpoint::Style::kShutdown);
+    Endpoint* c =
+        sim.add_connection(1u << 20, 0, Endpoint::Style::kShutdown, Endpoint::Style::kShutdown);
     sim.endpoints()[1]->close_on_establish = true;  // server closes, client keeps sending
     sim.run(900 * kUsPerSec);
     const Endpoint* s = sim.endpoints()[1];
     EXPECT_EQ(c->closed_calls, 1) << "seed " << seed << "\n" << sim.summary();
     EXPECT_EQ(c->reason, CloseReason::kReset)
-        << "seed " << seed << " " << to_string(c->reason) << "\n" << sim.trace_tail(30);
+        << "seed " << seed << " " << to_string(c->reason) << "\n"
+        << sim.trace_tail(30);
     EXPECT_LT(c->received + s->received, 2u << 20);
     EXPECT_EQ(s->closed_calls, 1) << "seed " << seed << "\n" << sim.summary();
     EXPECT_GT(sim.counters(1).out_rsts.get(), 0u);

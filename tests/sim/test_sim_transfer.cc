@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -74,47 +74,6 @@ LinkProfile bottleneck() {
   return p;
 }
 
-// Returns "" on success, else a full diagnosis (summary + trace tail).
-std::string check_run(Sim& sim, bool finished) {
-  std::string err;
-  if (!sim.listening()) err += "listen() failed\n";
-  if (sim.connect_failures) err += "connect() returned nullptr\n";
-  if (!finished) err += "did not finish within the virtual time limit\n";
-  if (sim.misaddressed) err += "segments with wrong addresses in OutSegment::tuple\n";
-  if (sim.parse_errors) err += "our own segments failed parse_segment\n";
-  if (sim.stray_accepts) err += "on_accept for a connection nobody opened\n";
-  if (sim.bad_checksum != sim.corrupted) {
-    err += "checksum failures != corrupted packets (bad serialization or undetected corruption)\n";
-  }
-  for (const Endpoint* e : sim.endpoints()) {
-    const char* who = e->side == 0 ? "client" : "server";
-    if (e->mismatches) err += std::string(who) + ": received bytes differ from what was sent\n";
-    if (e->received != e->expect_recv) err += std::string(who) + ": wrong number of bytes received\n";
-    if (e->sent != e->to_send) err += std::string(who) + ": could not queue all its bytes\n";
-    if (e->closed_calls != 1) err += std::string(who) + ": on_closed not called exactly once\n";
-    if (e->closed_calls && e->reason != CloseReason::kNormal) {
-      err += std::string(who) + ": closed with reason " + to_string(e->reason) + "\n";
-    }
-    if (e->peer_closed_calls != 1) err += std::string(who) + ": on_peer_closed not called exactly once\n";
-    if (!e->established) err += std::string(who) + ": never established\n";
-  }
-  for (int s = 0; s < 2; ++s) {
-    if (sim.stack(s).connection_count() != 0) err += "stack " + std::to_string(s) + ": connections left\n";
-    if (sim.stack(s).time_wait_count() != 0) err += "stack " + std::to_string(s) + ": TIME-WAIT left\n";
-    TcpCounters& c = sim.counters(s);
-    for (int i = 0; i < kNumStates; ++i) {
-      const State st = state_from_index(i);
-      const std::int64_t want = (s == 1 && st == State::kListen) ? 1 : 0;
-      if (st != State::kClosed && c.state[i].get() != want) {
-        err += "stack " + std::to_string(s) + ": gauge " + std::string(to_string(st)) + " = " +
-               std::to_string(c.state[i].get()) + "\n";
-      }
-    }
-  }
-  if (!err.empty()) err += sim.summary() + sim.trace_tail(120);
-  return err;
-}
-
 struct Case {
   const char* name;
   std::uint64_t c2s;
@@ -126,9 +85,9 @@ struct Case {
   CongestionControl cc = CongestionControl::kCubic;
   int connections = 1;
   void (*tweak)(TcpConfig& client, TcpConfig& server) = nullptr;  // per-side config
-  int wrap = 0;               // 1: client ISN just below 2^32, 2: server ISN
-  bool simultaneous = false;  // both sides connect() (crossing SYNs), no listener
-  bool expect_no_rtx = false; // a clean link must not cause any retransmission
+  int wrap = 0;                // 1: client ISN just below 2^32, 2: server ISN
+  bool simultaneous = false;   // both sides connect() (crossing SYNs), no listener
+  bool expect_no_rtx = false;  // a clean link must not cause any retransmission
 };
 
 constexpr std::uint32_t kWrapTarget = 0xFFFFFFFFu - 20000;  // 20 KB below 2^32
@@ -168,7 +127,7 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
     }
   }
   const bool finished = sim.run(kLimit);
-  std::string err = check_run(sim, finished);
+  std::string err = sim.verify(finished);
   if (std::getenv("SHARDTCP_SIM_VERBOSE") != nullptr) {
     std::string line = sim.summary();
     line = line.substr(0, line.find('\n'));
@@ -214,7 +173,8 @@ void run_case(const Case& c) {
   const int seeds = c.seeds * (mult ? std::max(1, std::atoi(mult)) : 1);
   int failures = 0;
   for (int s = 1; s <= seeds; ++s) {
-    const std::uint64_t seed = only ? std::strtoull(only, nullptr, 10) : static_cast<std::uint64_t>(s);
+    const std::uint64_t seed =
+        only ? std::strtoull(only, nullptr, 10) : static_cast<std::uint64_t>(s);
     const std::string err = run_one(c, seed, trace);
     if (!err.empty()) {
       ++failures;
@@ -222,8 +182,8 @@ void run_case(const Case& c) {
       if (failures == 1) {
         ADD_FAILURE() << c.name << " seed " << seed << ":\n" << err;
       } else {
-        ADD_FAILURE() << c.name << " seed " << seed << " also fails: "
-                      << err.substr(0, err.find('\n'));
+        ADD_FAILURE() << c.name << " seed " << seed
+                      << " also fails: " << err.substr(0, err.find('\n'));
       }
     }
     if (only) break;
@@ -269,7 +229,9 @@ TEST(SimSmall, SeveralConcurrentConnections) {
 
 TEST(SimMedium, HundredKbClientToServer) { run_case({"100K c2s", 100 * kK, 0, lossy(), 20}); }
 TEST(SimMedium, HundredKbServerToClient) { run_case({"100K s2c", 0, 100 * kK, lossy(), 20}); }
-TEST(SimMedium, HundredKbBothWaysHarsh) { run_case({"100K both", 100 * kK, 100 * kK, harsh(), 10}); }
+TEST(SimMedium, HundredKbBothWaysHarsh) {
+  run_case({"100K both", 100 * kK, 100 * kK, harsh(), 10});
+}
 TEST(SimMedium, HundredKbClean) {
   Case c{"100K clean", 100 * kK, 100 * kK, clean(), 2};
   c.expect_no_rtx = true;

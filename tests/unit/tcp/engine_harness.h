@@ -70,8 +70,9 @@ class Harness {
   void advance(TimeUs dt);
   void advance_to(TimeUs t);
 
-  Segment seg(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, const std::string& data = "",
-              std::uint16_t window = 65535, const TcpOptions& opts = {}) const;
+  Segment seg(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+              const std::string& data = "", std::uint16_t window = 65535,
+              const TcpOptions& opts = {}) const;
 
   // --- inspection -------------------------------------------------------------
   std::vector<Out> take();  // everything sent since the last take()

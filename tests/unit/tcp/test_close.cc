@@ -236,14 +236,16 @@ TEST_F(Closing, QueuedDataGoesBeforeFin) {
         EXPECT_EQ(o.seg.seq + o.payload.size(), u + 3000);
       }
       acked = o.seg.seq + static_cast<std::uint32_t>(o.payload.size()) - u;
-      h.in(kAck, p, o.seg.seq + static_cast<std::uint32_t>(o.payload.size()) +
-                        ((o.seg.flags & kFin) ? 1u : 0u),
+      h.in(kAck, p,
+           o.seg.seq + static_cast<std::uint32_t>(o.payload.size()) +
+               ((o.seg.flags & kFin) ? 1u : 0u),
            "", 1000);
     }
     for (auto& o : h.take()) {
       acked = o.seg.seq + static_cast<std::uint32_t>(o.payload.size()) - u;
-      h.in(kAck, p, o.seg.seq + static_cast<std::uint32_t>(o.payload.size()) +
-                        ((o.seg.flags & kFin) ? 1u : 0u),
+      h.in(kAck, p,
+           o.seg.seq + static_cast<std::uint32_t>(o.payload.size()) +
+               ((o.seg.flags & kFin) ? 1u : 0u),
            "", 1000);
     }
   }
@@ -277,7 +279,7 @@ TEST_F(Closing, AbortSendsRstAndClosesInsideTheCall) {
   EXPECT_EQ(h.gauge(State::kEstablished), 0);
   EXPECT_EQ(h.counters.estab_resets.get(), 1u);
   h.advance(10 * kUsPerSec);
-  h.expect_none();  // no timer left behind
+  h.expect_none();                          // no timer left behind
   EXPECT_EQ(h.impl().chunks_in_use(), 0u);  // buffers reclaimed on the next call
 }
 
@@ -327,11 +329,9 @@ TEST(CloseWaitFifo, OldestIsTrackedAcrossSeveral) {
   EXPECT_EQ(h.gauge(State::kCloseWait), 3);
   EXPECT_EQ(h.counters.oldest_close_wait_since.get(), static_cast<std::int64_t>(t0));
   cs[0]->close();
-  EXPECT_EQ(h.counters.oldest_close_wait_since.get(),
-            static_cast<std::int64_t>(t0 + kUsPerSec));
+  EXPECT_EQ(h.counters.oldest_close_wait_since.get(), static_cast<std::int64_t>(t0 + kUsPerSec));
   cs[2]->close();
-  EXPECT_EQ(h.counters.oldest_close_wait_since.get(),
-            static_cast<std::int64_t>(t0 + kUsPerSec));
+  EXPECT_EQ(h.counters.oldest_close_wait_since.get(), static_cast<std::int64_t>(t0 + kUsPerSec));
   cs[1]->close();
   EXPECT_EQ(h.counters.oldest_close_wait_since.get(), 0);
 }
@@ -371,6 +371,51 @@ TEST(TimeWaitCapacity, OldestIsRecycledAndCounted) {
   EXPECT_EQ(h.stack->time_wait_count(), 2u);
   EXPECT_EQ(h.gauge(State::kTimeWait), 2);
   EXPECT_EQ(h.counters.time_wait_recycled.get(), 1u);
+}
+
+TEST(TimeWaitActive, SynWithoutListenerIsAckedNotReopened) {
+  Harness h;
+  h.impl().isn_override_ = true;
+  h.impl().isn_override_value_ = kOurIss;
+  Connection* c = h.connect();
+  h.in(kSyn | kAck, kPeerIsn, kOurIss + 1, "", 65535, mss_option());
+  c->close();
+  h.in(kAck | kFin, kPeerIsn + 1, kOurIss + 2);
+  h.take();
+  ASSERT_EQ(h.stack->time_wait_count(), 1u);
+  h.in(kSyn, kPeerIsn + 100000, 0, "", 65535, mss_option());
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.flags, kAck);
+  EXPECT_EQ(a.seg.seq, kOurIss + 2);
+  EXPECT_EQ(a.seg.ack, kPeerIsn + 2);
+  EXPECT_EQ(h.stack->time_wait_count(), 1u);
+  EXPECT_EQ(h.counters.time_wait_reopens.get(), 0u);
+}
+
+TEST(TimeWaitTs, NewerTimestampReopensEvenWithLowerIsn) {
+  Harness h;
+  h.listen();
+  TcpOptions o = mss_option();
+  o.has_timestamps = true;
+  o.ts_val = 1000;
+  Connection* c = h.open(kPeerIsn, kOurIss, o);
+  TcpOptions ts;
+  ts.has_timestamps = true;
+  ts.ts_val = 1001;
+  c->close();
+  h.in(kAck | kFin, h.peer_nxt, h.our_nxt + 1, "", 65535, ts);
+  h.take();
+  ASSERT_EQ(h.stack->time_wait_count(), 1u);
+  TcpOptions syn = mss_option();
+  syn.has_timestamps = true;
+  syn.ts_val = 900;  // older: PAWS -> ACK
+  h.in(kSyn, kPeerIsn - 5000, 0, "", 65535, syn);
+  EXPECT_EQ(h.take_one().seg.flags, kAck);
+  syn.ts_val = 5000;  // newer: RFC 6191 reopens although the ISN is lower
+  h.in(kSyn, kPeerIsn - 5000, 0, "", 65535, syn);
+  Out sa = h.take_one();
+  EXPECT_EQ(sa.seg.flags, kSyn | kAck);
+  EXPECT_EQ(h.counters.time_wait_reopens.get(), 1u);
 }
 
 }  // namespace

@@ -14,8 +14,7 @@ namespace {
 
 constexpr std::uint32_t kMss = 1000;
 
-CongestionController make(CongestionControl algo, std::uint32_t mss = kMss,
-                          std::uint32_t iw = 10) {
+CongestionController make(CongestionControl algo, std::uint32_t mss = kMss, std::uint32_t iw = 10) {
   CongestionController cc(algo);
   cc.init(mss, iw);
   return cc;
@@ -260,7 +259,7 @@ TEST(Cubic, RenoFriendlyRegionOnShortRtt) {  // RFC 9438 §4.3
   EXPECT_NEAR(seg, w_est, 0.05 * w_est);
   const double t = static_cast<double>(now) / 1e6;
   EXPECT_GT(seg, cubic_of(cc).w_cubic(t));  // really in the Reno-friendly region
-  EXPECT_GT(seg, 100.0);                   // and past W_max
+  EXPECT_GT(seg, 100.0);                    // and past W_max
 }
 
 TEST(Cubic, CongestionAvoidanceAfterSlowStartWithoutLoss) {

@@ -107,8 +107,8 @@ class Loop {
       Packet p;
       // Fixed delay plus jitter: packets overtake each other (reordering).
       p.at = now_ + 5 * kUsPerMs + (jitter_ ? (rng_() % 4) * kUsPerMs : 0);
-      p.seg.tuple = FourTuple{o.tuple.remote_ip, o.tuple.local_ip, o.tuple.remote_port,
-                              o.tuple.local_port};
+      p.seg.tuple =
+          FourTuple{o.tuple.remote_ip, o.tuple.local_ip, o.tuple.remote_port, o.tuple.local_port};
       p.seg.seq = o.seq;
       p.seg.ack = o.ack;
       p.seg.flags = o.flags;

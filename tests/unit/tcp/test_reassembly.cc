@@ -207,8 +207,8 @@ TEST(ReassemblyQueue, RangeLimitRefusesAndKeepsState) {
 TEST(ReassemblyQueue, PoolBudgetExhaustedRefusesAndRollsBack) {
   ReassemblyPool pool(/*max_pages=*/2);
   ReassemblyQueue q(&pool);
-  const std::uint32_t nxt = 0;  // page-aligned for exact page counts
-  ASSERT_TRUE(ins(q, nxt + 100, 100, nxt));  // page 0
+  const std::uint32_t nxt = 0;                // page-aligned for exact page counts
+  ASSERT_TRUE(ins(q, nxt + 100, 100, nxt));   // page 0
   ASSERT_TRUE(ins(q, nxt + 4096, 100, nxt));  // page 2
   EXPECT_EQ(pool.in_use(), 2u);
   // Needs pages 4 and 5: none left; nothing stored, nothing leaked.
@@ -232,7 +232,7 @@ TEST(ReassemblyQueue, ClearFromInsideDeliverIsSafe) {
   int calls = 0;
   const std::uint32_t n = q.deliver(kBase + 1, [&](ByteView v) {
     ++calls;
-    q.clear();  // e.g. the application aborted from on_data
+    q.clear();                             // e.g. the application aborted from on_data
     EXPECT_EQ(v.data[0], pat(kBase + 1));  // the view is still readable
   });
   EXPECT_EQ(calls, 1);

@@ -51,10 +51,10 @@ TEST(SackScoreboard, BlocksMergeAcrossWrap) {
 TEST(SackScoreboard, InvalidAndDsackBlocksIgnored) {
   SackScoreboard sb;
   const SackBlock bad[] = {
-      blk(3, 3),                           // empty
-      blk(5, 4),                           // inverted
-      blk(18, 21),                         // beyond SND.NXT
-      SackBlock{kUna - 2000, kUna - 1000}, // D-SACK below SND.UNA (RFC 2883)
+      blk(3, 3),                            // empty
+      blk(5, 4),                            // inverted
+      blk(18, 21),                          // beyond SND.NXT
+      SackBlock{kUna - 2000, kUna - 1000},  // D-SACK below SND.UNA (RFC 2883)
   };
   sb.on_ack(kUna, bad, 4, seg(20));
   EXPECT_TRUE(sb.empty());
@@ -99,7 +99,7 @@ TEST(SackScoreboard, IsLostByDiscontiguousRanges) {  // RFC 6675 §4: DupThresh 
   EXPECT_FALSE(sb.is_lost(seg(0), kMss));
   const SackBlock b2[] = {SackBlock{seg(3), seg(3) + 100}};
   sb.on_ack(kUna, b2, 1, seg(10));
-  EXPECT_TRUE(sb.is_lost(seg(0), kMss));     // 3 ranges above, 300 bytes
+  EXPECT_TRUE(sb.is_lost(seg(0), kMss));         // 3 ranges above, 300 bytes
   EXPECT_FALSE(sb.is_lost(seg(1) + 500, kMss));  // only 2 above
 }
 
@@ -116,7 +116,7 @@ class Scenario : public ::testing::Test {
   SackScoreboard sb;
 };
 
-TEST_F(Scenario, Pipe) {  // RFC 6675 §4 SetPipe
+TEST_F(Scenario, Pipe) {                                    // RFC 6675 §4 SetPipe
   EXPECT_EQ(sb.pipe(kUna, seg(10), kUna, kMss), 4 * kMss);  // segs 5, 7, 8, 9
   // Segment 0 retransmitted: counted once (it is lost, so only rule (b)).
   EXPECT_EQ(sb.pipe(kUna, seg(10), seg(1), kMss), 5 * kMss);
@@ -190,8 +190,10 @@ TEST(SackScoreboard, PipeConsistentWithPerByteDefinition) {
   const std::uint32_t mss = 100;
   const std::uint32_t una = 0xFFFFFE00u;
   const std::uint32_t nxt = una + 3000;
-  const SackBlock b[] = {{una + 300, una + 400}, {una + 700, una + 1000},
-                         {una + 1200, una + 1250}, {una + 2000, una + 2100}};
+  const SackBlock b[] = {{una + 300, una + 400},
+                         {una + 700, una + 1000},
+                         {una + 1200, una + 1250},
+                         {una + 2000, una + 2100}};
   sb.on_ack(una, b, 4, nxt);
   for (std::uint32_t hr = una; seq_le(hr, nxt); hr += 150) {
     std::uint32_t expect = 0;

@@ -191,7 +191,7 @@ TEST_F(Established, PeerWindowIsRespected) {
   auto v = h.take();
   std::uint32_t sent = 0;
   for (auto& o : v) sent += static_cast<std::uint32_t>(o.payload.size());
-  EXPECT_EQ(sent, 10u * 1460);  // IW10 is the tighter limit
+  EXPECT_EQ(sent, 10u * 1460);                 // IW10 is the tighter limit
   h.in(kAck, P(), U() + 10 * 1460, "", 1000);  // window shrinks to 1000
   // 1000 < MSS and < half the largest window: SWS avoidance holds it
   // (RFC 1122 §4.2.3.4) until the override timer fires.
@@ -327,6 +327,58 @@ TEST_F(Established, FastRetransmitOnThirdDupAck) {
   EXPECT_EQ(r2.seg.seq, U() + 1460);
   // Full ACK ends recovery.
   h.in(kAck, P(), U() + 4 * 1460);
+  EXPECT_FALSE(h.tcb(c).in_recovery);
+}
+
+TEST_F(Established, PartialGapFillIsAckedAtOnce) {
+  h.in(kAck, P() + 10, U(), "klmnopqrst");
+  h.take_one();
+  h.in(kAck, P(), U(), "abcde");  // fills part of the hole
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.ack, P() + 5);
+  EXPECT_EQ(h.app.data, "abcde");
+}
+
+TEST(EstablishedSackSend, SackBasedRecoveryRetransmitsOnlyHoles) {
+  Harness h;
+  h.listen();
+  TcpOptions o = mss_option();
+  o.sack_permitted = true;
+  Connection* c = h.open(kPeerIsn, kOurIss, o);
+  const std::uint32_t u = h.our_nxt;
+  const std::uint32_t p = h.peer_nxt;
+  std::string d(8 * 1460, 's');
+  c->send(d.data(), d.size());
+  EXPECT_EQ(h.take().size(), 8u);
+  // Segments 0 and 2 lost; the peer SACKs 1 and 3..7.
+  auto dup = [&](std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> blocks) {
+    TcpOptions s;
+    for (auto& b : blocks) {
+      s.sack[s.num_sack].left = u + b.first * 1460;
+      s.sack[s.num_sack].right = u + b.second * 1460;
+      ++s.num_sack;
+    }
+    h.in(h.seg(kAck, p, u, "", 65535, s));
+  };
+  dup({{1, 2}});
+  dup({{3, 4}, {1, 2}});
+  h.expect_none();
+  dup({{3, 5}, {1, 2}});  // third duplicate: recovery starts
+  auto v = h.take();
+  ASSERT_GE(v.size(), 1u);
+  EXPECT_EQ(v[0].seg.seq, u);  // first hole
+  EXPECT_EQ(h.counters.fast_retransmits.get(), 1u);
+  EXPECT_TRUE(h.tcb(c).sack_recovery);
+  for (auto& o2 : v) EXPECT_NE(o2.seg.seq, u + 1460) << "SACKed data resent";
+  bool hole2 = false;
+  for (auto& o2 : v) hole2 |= o2.seg.seq == u + 2 * 1460;
+  dup({{3, 8}, {1, 2}});
+  for (auto& o2 : h.take()) {
+    EXPECT_NE(o2.seg.seq, u + 1460);
+    hole2 |= o2.seg.seq == u + 2 * 1460;
+  }
+  EXPECT_TRUE(hole2);  // the second hole is retransmitted too
+  h.in(kAck, p, u + 8 * 1460);
   EXPECT_FALSE(h.tcb(c).in_recovery);
 }
 

@@ -37,8 +37,8 @@ inline constexpr unsigned kMaxCores = 128;
 
 // Read-only view of one core, for observers on other threads (metrics).
 struct CoreView {
-  unsigned index = 0;   // 0..n-1 (the Stack's core_id)
-  unsigned lcore = 0;   // EAL lcore id
+  unsigned index = 0;  // 0..n-1 (the Stack's core_id)
+  unsigned lcore = 0;  // EAL lcore id
   const DataplaneCounters* dp = nullptr;
   const tcp::TcpCounters* tcp = nullptr;
   const rte_mempool* pool = nullptr;  // this core's mbuf pool
@@ -49,7 +49,7 @@ struct CoreView {
 struct RuntimeInfo {
   std::uint16_t port_id = 0;
   std::uint8_t mac[6] = {};
-  std::string driver;             // PMD name, e.g. "net_af_packet"
+  std::string driver;  // PMD name, e.g. "net_af_packet"
   std::uint16_t rx_queues = 0;
   std::uint16_t tx_queues = 0;
   bool hw_rss = false;            // NIC spreads flows (symmetric Toeplitz)
@@ -58,6 +58,9 @@ struct RuntimeInfo {
   bool tx_cksum_offload = false;  // IPv4 + TCP checksum computed by the NIC
   bool hugepages = false;
   std::vector<CoreView> cores;
+  // The Stacks' clock (TimeUs, the origin of every `now` they get); callable
+  // from any thread (the metrics exporter reads the CLOSE-WAIT age with it).
+  std::function<tcp::TimeUs()> now_us;
 };
 
 struct AppSetup {
