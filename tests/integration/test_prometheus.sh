@@ -105,6 +105,10 @@ else
 fi
 check "live /metrics has the close-wait age gauge" \
   grep -q '^shardtcp_tcp_close_wait_oldest_age_seconds{' "$WORK/metrics.txt"
+# build_info carries the version the binary announces in its banner.
+version=$(grep -m1 -oE '^shardtcp-httpd [0-9][^ ,]*' "$STCP_STATE_DIR/server.log" | awk '{print $2}')
+check "shardtcp_build_info{version=\"${version:-?}\"} (the banner's version)" \
+  grep -qE "^shardtcp_build_info\{.*version=\"${version:-none}\"" "$WORK/metrics.txt"
 
 # ---- 3. a real Prometheus in the server's namespace --------------------------------
 cat >"$WORK/prometheus.yml" <<EOF
