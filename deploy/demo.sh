@@ -160,7 +160,7 @@ metrics_url="http://${metrics_addr:-127.0.0.1:9100}/metrics"
 if ip netns exec "$DP_NS" curl -s --max-time 2 "$metrics_url" -o "$WORK/metrics" 2>/dev/null && [[ -s $WORK/metrics ]]; then
   bold "metrics: ip netns exec $DP_NS curl $metrics_url"
   grep -E '^shardtcp_tcp_connections\{' "$WORK/metrics" | awk '$NF != 0' | head -n 12 | sed 's/^/  /' || true
-  grep -E '^shardtcp_tcp_(passive_opens|segments_(in|out)|retransmitted_segments)[_a-z]*(\{| )' "$WORK/metrics" |
+  grep -E '^shardtcp_tcp_(passive_opens|segments_(received|sent)|retransmitted_segments)[_a-z]*(\{| )' "$WORK/metrics" |
     head -n 8 | sed 's/^/  /' || true
   ok "metrics endpoint: ip netns exec $DP_NS curl -s $metrics_url ($(grep -c '^shardtcp_' "$WORK/metrics") samples)"
 fi

@@ -14,7 +14,7 @@ namespace {
 // then in the source tree the binary was built from (handy for the demo).
 std::string resolve_default(const char* rel) {
   if (std::filesystem::exists(rel)) return rel;
-  const std::string in_tree = std::string(SHARDTCP_SOURCE_DIR) + "/" + rel;
+  std::string in_tree = std::string(SHARDTCP_SOURCE_DIR) + "/" + rel;
   if (std::filesystem::exists(in_tree)) return in_tree;
   return rel;
 }

@@ -8,6 +8,7 @@
 // Peer EOF: the queue is flushed, then the connection is closed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "shardtcp/tcp/stack.h"
@@ -18,7 +19,7 @@ struct EchoConn;
 
 class EchoServer {
  public:
-  static constexpr std::size_t kMaxPending = 4 * 1024 * 1024;
+  static constexpr std::size_t kMaxPending = std::size_t{4} * 1024 * 1024;
 
   EchoServer() = default;
   EchoServer(const EchoServer&) = delete;

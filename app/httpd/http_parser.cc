@@ -115,7 +115,7 @@ ParseResult parse_request(std::string_view buf, HttpRequest& out) {
 }
 
 std::int64_t parse_bytes_path(std::string_view rest) {
-  if (rest.empty() || rest.size() > 9) return -1;  // 10'000'000 has 8 digits
+  if (rest.empty() || rest.size() > 9) return -1;  // kMaxBytes has 8 digits
   std::int64_t n = 0;
   for (char c : rest) {
     if (c < '0' || c > '9') return -1;

@@ -25,7 +25,8 @@ inline constexpr std::size_t kMaxRequestHead = 8192;  // larger heads -> 400
 ParseResult parse_request(std::string_view buf, HttpRequest& out);
 
 // "/bytes/N" -> N (0..kMaxBytes); -1 when not numeric or too large.
-inline constexpr std::uint64_t kMaxBytes = 10'000'000;
+// 10 MB read as 10 MiB, so both 10'000'000 and 10'485'760 are served.
+inline constexpr std::uint64_t kMaxBytes = std::uint64_t{10} * 1024 * 1024;
 std::int64_t parse_bytes_path(std::string_view rest);
 
 }  // namespace shardtcp::app

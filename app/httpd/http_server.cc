@@ -13,7 +13,8 @@ namespace shardtcp::app {
 
 namespace {
 
-constexpr std::size_t kMaxBuffered = 64 * 1024;  // unparsed request bytes per connection
+constexpr std::size_t kMaxBuffered =
+    std::size_t{64} * 1024;  // unparsed request bytes per connection
 constexpr std::string_view kRootBody = "Hello from shardtcp\n";
 
 std::atomic<std::uint32_t> g_release_gen{0};
@@ -22,7 +23,7 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 // Body bytes for /bytes/N: byte i is 'a' + i % 26. The pattern table is 64 KiB
 // plus one period so any offset can be sent as one contiguous slice.
 constexpr std::size_t kPeriod = 26;
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = std::size_t{64} * 1024;
 const std::array<char, kChunk + kPeriod>& pattern() {
   static const auto table = [] {
     std::array<char, kChunk + kPeriod> t{};
@@ -102,7 +103,7 @@ void route(HttpConn& h, const HttpRequest& req) {
   if (req.target.substr(0, kBytes.size()) == kBytes) {
     const std::int64_t n = parse_bytes_path(req.target.substr(kBytes.size()));
     if (n < 0) {
-      return respond_text(h, 400, "Bad Request", "N must be 0..10000000\n", is_head, req.keep_alive,
+      return respond_text(h, 400, "Bad Request", "N must be 0..10485760\n", is_head, req.keep_alive,
                           req.version_minor);
     }
     return start_response(h, 200, "OK", static_cast<std::uint64_t>(n), is_head, req.keep_alive,

@@ -3,7 +3,7 @@
 // and freed in on_closed.
 //
 //   GET /          200, small text body
-//   GET /bytes/N   200, exactly N body bytes ('a'..'z' repeating), N <= 10 MB,
+//   GET /bytes/N   200, exactly N body bytes ('a'..'z' repeating), N <= 10 MiB,
 //                  streamed with backpressure (never buffered whole)
 //   HEAD           same headers, no body
 //   other paths    404; bad N 400; malformed request 400 + close;

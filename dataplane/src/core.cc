@@ -118,7 +118,7 @@ void Core::run() {
   if (sh_.app->teardown) sh_.app->teardown(*stack_, index_);
   drain_output();
   tx_flush();
-  arp_.for_each([this](ArpCache::Entry& e) {
+  arp_.for_each([](ArpCache::Entry& e) {
     for (unsigned i = 0; i < e.npending; ++i) rte_pktmbuf_free(e.pending[i]);
     e.npending = 0;
   });

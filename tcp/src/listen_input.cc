@@ -89,6 +89,11 @@ void StackImpl::listen_input(Listener& l, const Segment& seg) {
     ctr_.drop(DropReason::kConnLimit);
     return;
   }
+  if (accept_paused_) {
+    ctr_.listen_drops.inc();
+    ctr_.drop(DropReason::kNoMemory);  // shedding load (Stack::pause_accept)
+    return;
+  }
   if (l.syn_queued >= l.syn_backlog) {
     l.last_overflow = now_;
     ctr_.listen_overflows.inc();
@@ -127,6 +132,7 @@ void StackImpl::listen_input(Listener& l, const Segment& seg) {
   ctr_.passive_opens.inc();
   // LISTEN -> SYN-RECEIVED (RFC 9293 §3.10.7.2 third check, SYN): <SYN,ACK>.
   set_state(t, State::kClosed, State::kSynReceived);
+  if (cfg_.syn_rcvd_timeout != 0) t->idle_at = now_ + cfg_.syn_rcvd_timeout;
   send_syn(*t);
   start_rto(*t);
   rearm(*t);

@@ -428,6 +428,8 @@ void Stack::poll(TimeUs now) { impl_->poll(now); }
 const std::vector<OutSegment>& Stack::output() const { return impl_->out_; }
 void Stack::clear_output() { impl_->out_.clear(); }
 std::size_t Stack::connection_count() const { return impl_->connection_count(); }
+TimeUs Stack::next_expiry() const { return impl_->next_expiry(); }
+void Stack::pause_accept(bool paused) { impl_->pause_accept(paused); }
 std::size_t Stack::time_wait_count() const { return impl_->time_wait_count(); }
 const TcpConfig& Stack::config() const { return impl_->config(); }
 TcpCounters& Stack::counters() { return impl_->counters(); }

@@ -7,6 +7,7 @@
 // synchronized states), tcb_output.cc (segments out), tcb_timers.cc.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -67,6 +68,8 @@ class StackImpl {
   TcpCounters& counters() { return ctr_; }
   std::size_t connection_count() const { return flows_.size(); }
   std::size_t time_wait_count() const { return tw_.size(); }
+  TimeUs next_expiry() const { return std::min(wheel_.next_expiry_hint(), tw_.next_expiry()); }
+  void pause_accept(bool paused) { accept_paused_ = paused; }
 
   std::vector<OutSegment> out_;
   // Tests: the next ISS we choose (RFC 6528 otherwise), so sequence numbers
@@ -128,6 +131,9 @@ class StackImpl {
   void send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin);
   void retransmit_head(Tcb& t);  // the first unacknowledged segment (fast retransmit)
   TimeUs persist_interval(const Tcb& t) const;
+  // The RTO to arm: the estimator's, but at least 3 s (with backoff) when a
+  // SYN timed out and no RTT sample exists yet (RFC 6298 (5.7)).
+  TimeUs rto(const Tcb& t) const;
   void reply_rst(const Segment& seg);  // RFC 9293 §3.10.7.1 reset for a segment
   std::uint16_t window_field(Tcb& t);
   std::uint32_t ts_now(const Tcb& t) const;
@@ -194,6 +200,7 @@ class StackImpl {
   std::uint32_t chal_count_ = 0;
 
   bool in_call_ = false;  // inside input()/poll(): no re-entry
+  bool accept_paused_ = false;
 };
 
 }  // namespace shardtcp::tcp

@@ -169,7 +169,7 @@ void StackImpl::establish(Tcb& t, const Segment& seg) {
   t.snd_wl2 = seg.ack;
   t.recover = t.snd_una;
   set_state(&t, State::kSynReceived, State::kEstablished);
-  if (t.keepalive) t.idle_at = now_ + cfg_.keepalive_idle;
+  t.idle_at = t.keepalive ? now_ + cfg_.keepalive_idle : kNever;  // SYN-RECEIVED timer off
   if (t.active_open) {
     if (t.handlers->on_connected != nullptr) t.handlers->on_connected(t);
   } else {
@@ -343,7 +343,7 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
   if (t.snd_una == t.snd_max) {
     if (!t.persist) t.rtx_at = kNever;
   } else {
-    t.rtx_at = now_ + t.rtt.rto();
+    t.rtx_at = now_ + rto(t);
     t.persist = false;
   }
 
@@ -392,7 +392,7 @@ void StackImpl::enter_recovery(Tcb& t, bool sack_based) {
     t.cc.inflate(3 * static_cast<std::uint32_t>(t.mss));  // RFC 6582 step 2
     retransmit_head(t);
   }
-  t.rtx_at = now_ + t.rtt.rto();
+  t.rtx_at = now_ + rto(t);
   t.persist = false;
 }
 
@@ -458,7 +458,7 @@ void StackImpl::update_window(Tcb& t, const Segment& seg) {
       // The window opened: leave persist mode; output() sends.
       t.persist = false;
       t.persist_shift = 0;
-      t.rtx_at = t.snd_max != t.snd_una ? now_ + t.rtt.rto() : kNever;
+      t.rtx_at = t.snd_max != t.snd_una ? now_ + rto(t) : kNever;
     }
   }
 }

@@ -166,7 +166,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
   if (t.rtx_at == kNever || t.persist) {
     // RFC 6298 (5.1): start the timer when it is not running.
     t.persist = false;
-    t.rtx_at = now_ + t.rtt.rto();
+    t.rtx_at = now_ + rto(t);
   }
 }
 
@@ -181,7 +181,7 @@ void StackImpl::retransmit_head(Tcb& t) {
 
 TimeUs StackImpl::persist_interval(const Tcb& t) const {
   // RFC 9293 §3.8.6.1 with exponential backoff, bounded like the RTO.
-  const TimeUs base = std::max(t.rtt.rto(), cfg_.rto_min);
+  const TimeUs base = std::max(rto(t), cfg_.rto_min);
   const unsigned shift = std::min<unsigned>(t.persist_shift, 20);
   const TimeUs iv = base << shift;
   return std::min(iv, cfg_.rto_max);

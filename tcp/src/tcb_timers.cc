@@ -20,9 +20,16 @@ void StackImpl::rearm(Tcb& t) {
   }
 }
 
+TimeUs StackImpl::rto(const Tcb& t) const {
+  const TimeUs r = t.rtt.rto();
+  if (!t.syn_rto_fired || t.rtt.has_sample() || t.syn_unacked()) return r;
+  const unsigned shift = std::min(t.rtt.backoffs(), 20u);
+  return std::max(r, std::min<TimeUs>((3 * kUsPerSec) << shift, cfg_.rto_max));
+}
+
 void StackImpl::start_rto(Tcb& t) {
   t.persist = false;
-  t.rtx_at = now_ + t.rtt.rto();
+  t.rtx_at = now_ + rto(t);
 }
 
 void StackImpl::on_timer(Tcb& t) {
@@ -89,7 +96,7 @@ void StackImpl::rto_expired(Tcb& t) {
   t.snd_nxt = t.snd_una;  // go back: resend from the first unacknowledged byte
   // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, timer at the new RTO.
   output(t, true);
-  if (!t.persist) t.rtx_at = now_ + t.rtt.rto();
+  if (!t.persist) t.rtx_at = now_ + rto(t);
 }
 
 void StackImpl::persist_expired(Tcb& t) {
@@ -122,6 +129,13 @@ void StackImpl::persist_expired(Tcb& t) {
 }
 
 void StackImpl::idle_expired(Tcb& t) {
+  if (t.state == State::kSynReceived) {
+    // TcpConfig::syn_rcvd_timeout: the handshake took too long -> CLOSED.
+    ctr_.attempt_fails.inc();
+    ctr_.timeouts.inc();
+    close_tcb(t, CloseReason::kTimeout);
+    return;
+  }
   if (t.state == State::kFinWait2 && t.orphan) {
     // Orphaned FIN-WAIT-2 -> CLOSED: the peer never sent its FIN. Reset it
     // so it does not wait forever either (Linux does the same).

@@ -74,7 +74,8 @@ TEST(HttpParser, LeadingEmptyLinesIgnored) {
 TEST(HttpParser, BytesPath) {
   EXPECT_EQ(parse_bytes_path("0"), 0);
   EXPECT_EQ(parse_bytes_path("10000000"), 10000000);
-  EXPECT_EQ(parse_bytes_path("10000001"), -1);
+  EXPECT_EQ(parse_bytes_path("10485760"), 10485760);  // 10 MiB
+  EXPECT_EQ(parse_bytes_path("10485761"), -1);
   EXPECT_EQ(parse_bytes_path("999999999"), -1);
   EXPECT_EQ(parse_bytes_path(""), -1);
   EXPECT_EQ(parse_bytes_path("12a"), -1);

@@ -294,5 +294,38 @@ TEST(SynCookies, TimestampsCarryWscaleAndSack) {
   EXPECT_EQ(t.snd_wnd, 10u << 7);
 }
 
+TEST(ActiveOpen, RtoIsThreeSecondsAfterSynTimeoutWithoutSample) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.timestamps = false;
+  Harness h(cfg);
+  Connection* c = start(h);
+  h.take();
+  h.advance(cfg.rto_initial);
+  EXPECT_EQ(h.take_one().seg.flags, kSyn);  // the SYN timed out once
+  h.in(kSyn | kAck, kPeerIsn, kOurIss + 1, "", 65535, mss_option());
+  h.take();
+  c->send("x", 1);
+  h.take();
+  // RFC 6298 (5.7): no valid sample (Karn), so RTO = 3 s when data begins.
+  h.advance(3 * kUsPerSec - 1);
+  h.expect_none();
+  h.advance(1);
+  EXPECT_EQ(h.take_one().payload, "x");
+}
+
+TEST(StackPassiveTimeout, SynRcvdTimeoutReleasesHalfOpen) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.syn_rcvd_timeout = 1500 * kUsPerMs;
+  Harness h(cfg);
+  h.listen();
+  h.in(kSyn, kPeerIsn, 0, "", 65535, mss_option());
+  h.take();
+  h.advance(1499 * kUsPerMs);
+  EXPECT_EQ(h.stack->connection_count(), 1u);
+  h.advance(1 * kUsPerMs);
+  EXPECT_EQ(h.stack->connection_count(), 0u);
+  EXPECT_EQ(h.gauge(State::kSynReceived), 0);
+}
+
 }  // namespace
 }  // namespace shardtcp::tcp::testing

@@ -95,10 +95,30 @@ class Loop {
       drain(client_, true);
       server_.poll(now_);
       drain(server_, false);
+      check_gauges(cc_, client_);
+      check_gauges(sc_, server_);
       if (cli_.closed && srv_.closed && client_.time_wait_count() == 0 &&
           server_.time_wait_count() == 0 && wire_.empty()) {
         return;
       }
+    }
+  }
+
+  // After every step: the gauges match the tables exactly.
+  static void check_gauges(const TcpCounters& c, const Stack& s) {
+    std::int64_t live = 0;
+    for (int i = 0; i < kNumStates; ++i) {
+      const State st = state_from_index(i);
+      ASSERT_GE(c.state[i].get(), 0) << to_string(st);
+      if (st != State::kListen && st != State::kTimeWait) live += c.state[i].get();
+    }
+    ASSERT_EQ(live, static_cast<std::int64_t>(s.connection_count()));
+    ASSERT_EQ(c.state[state_index(State::kTimeWait)].get(),
+              static_cast<std::int64_t>(s.time_wait_count()));
+    if (c.state[state_index(State::kCloseWait)].get() == 0) {
+      ASSERT_EQ(c.oldest_close_wait_since.get(), 0);
+    } else {
+      ASSERT_NE(c.oldest_close_wait_since.get(), 0);
     }
   }
 

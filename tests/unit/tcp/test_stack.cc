@@ -302,5 +302,34 @@ TEST(StackMemory, IdleEstablishedTcbFitsBudget) {
   EXPECT_EQ(h.impl().chunks_in_use(), 0u);
 }
 
+TEST(StackPassive, PauseAcceptDropsNewSynsOnly) {
+  Harness h;
+  h.listen();
+  Connection* c = h.open();
+  h.stack->pause_accept(true);
+  h.tuple.remote_port = 50001;
+  h.in(kSyn, 100, 0, "", 65535, Harness::mss_only());
+  h.expect_none();
+  EXPECT_EQ(h.drops(DropReason::kNoMemory), 1u);
+  h.tuple.remote_port = kPeerPort;
+  h.in(kAck | kPsh, h.peer_nxt, h.our_nxt, "still served");
+  EXPECT_EQ(h.app.data, "still served");
+  EXPECT_EQ(c->state(), State::kEstablished);
+  h.stack->pause_accept(false);
+  h.tuple.remote_port = 50002;
+  h.in(kSyn, 100, 0, "", 65535, Harness::mss_only());
+  EXPECT_EQ(h.take_one().seg.flags, kSyn | kAck);
+}
+
+TEST(StackPassive, NextExpiryTracksTimers) {
+  Harness h;
+  EXPECT_EQ(h.stack->next_expiry(), kNever);
+  h.listen();
+  h.in(kSyn, 100, 0, "", 65535, Harness::mss_only());
+  const TimeUs e = h.stack->next_expiry();
+  EXPECT_LE(e, h.now + h.cfg.rto_initial);
+  EXPECT_GT(e, h.now);
+}
+
 }  // namespace
 }  // namespace shardtcp::tcp::testing

@@ -121,6 +121,15 @@ class Stack {
   const std::vector<OutSegment>& output() const;
   void clear_output();
 
+  // Earliest time at which poll() has work (a connection timer or a
+  // TIME-WAIT expiry), kNever if none; a lower bound a loop may use to skip
+  // poll() calls. Calling poll() more often is always correct.
+  TimeUs next_expiry() const;
+  // Overload shedding (e.g. mbuf pool low water): while paused, new SYNs
+  // are dropped and counted (DropReason::kNoMemory); existing connections
+  // are unaffected.
+  void pause_accept(bool paused);
+
   std::size_t connection_count() const;  // TCBs (not TIME-WAIT entries)
   std::size_t time_wait_count() const;
   const TcpConfig& config() const;
