@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
         unsigned num_cores = 1;
         std::function<tcp::TimeUs()> now_us;
         std::atomic<unsigned> cores_done{0};
+        std::vector<char> counted(dataplane::kMaxCores, 0);  // each used by its core only
         dataplane::AppSetup setup;
         setup.on_started = [&](const dataplane::RuntimeInfo& info) {
           num_cores = static_cast<unsigned>(info.cores.size());
@@ -135,9 +136,13 @@ int main(int argc, char** argv) {
         setup.housekeeping = [&](tcp::Stack& stack, unsigned core) {
           auto& c = clients[core];
           if (!c) c = std::make_unique<app::LoadClient>(opt, core, num_cores);
-          if (c->done()) return;
-          c->tick(stack, now_us ? now_us() : 0);
-          if (c->done() && cores_done.fetch_add(1) + 1 == num_cores) dataplane::request_stop();
+          if (counted[core]) return;
+          c->tick(stack, now_us ? now_us() : 0);  // no-op once done
+          // done() may have become true inside a callback since the last tick.
+          if (c->done()) {
+            counted[core] = true;
+            if (cores_done.fetch_add(1) + 1 == num_cores) dataplane::request_stop();
+          }
         };
         const int run_rc = dataplane::run(cfg, setup);
         unsigned ok = 0, total = 0;

@@ -142,7 +142,10 @@ void Core::rx_frame(rte_mbuf* m, bool steered) {
   if (type == RTE_ETHER_TYPE_ARP) return rx_arp(m, len, steered);
   if (type != RTE_ETHER_TYPE_IPV4) return drop(m, L3DropReason::kNotIpv4OrArp);
   // A steered IPv4 packet was validated by the receiving core already.
-  if (steered) return rx_tcp(m);
+  if (steered) {
+    dp_.steered_in_tcp.inc();
+    return rx_tcp(m);
+  }
   rx_ipv4(m, len);
 }
 

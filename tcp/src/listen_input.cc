@@ -166,6 +166,7 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
   }
   t.irs = seg.seq;
   t.rcv_nxt = seg.seq + 1;
+  t.rcv_adv = t.rcv_nxt;  // nothing advertised yet: the next segment opens the window
   const std::uint8_t offered_wscale = t.rcv_wscale;
   negotiate_options(t, seg.opts);
   if (t.ws_ok) t.rcv_wscale = offered_wscale;  // what our SYN announced

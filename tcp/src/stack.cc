@@ -379,6 +379,15 @@ void StackImpl::abort(Tcb& t) {
   close_tcb(t, CloseReason::kAborted);
 }
 
+void StackImpl::set_nodelay(Tcb& t, bool on) {
+  if (t.dead) return;
+  t.nagle = !on;
+  if (on) {
+    output(t);  // what Nagle held back goes now
+    rearm(t);
+  }
+}
+
 void StackImpl::set_keepalive(Tcb& t, bool on) {
   if (t.dead) return;
   t.keepalive = on;
@@ -405,7 +414,7 @@ std::size_t Connection::send_space() const { return tcb(this).stack->send_space(
 void Connection::shutdown() { tcb(this).stack->shutdown(tcb(this)); }
 void Connection::close() { tcb(this).stack->close(tcb(this)); }
 void Connection::abort() { tcb(this).stack->abort(tcb(this)); }
-void Connection::set_nodelay(bool on) { tcb(this).nagle = !on; }
+void Connection::set_nodelay(bool on) { tcb(this).stack->set_nodelay(tcb(this), on); }
 void Connection::set_keepalive(bool on) { tcb(this).stack->set_keepalive(tcb(this), on); }
 void Connection::set_user(void* u) { tcb(this).user_ptr = u; }
 void* Connection::user() const { return tcb(this).user_ptr; }

@@ -57,6 +57,7 @@ class StackImpl {
   void close(Tcb& t);
   void abort(Tcb& t);
   void set_keepalive(Tcb& t, bool on);
+  void set_nodelay(Tcb& t, bool on);
 
   // The ONE place a state changes. Moves exactly one unit between two
   // TcpCounters::state gauges (CLOSED is not gauged), keeps the CLOSE-WAIT

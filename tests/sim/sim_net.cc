@@ -31,6 +31,7 @@ struct Callbacks {
       // Not a connection this simulation opened (or a second accept of the
       // same one): refuse it loudly; the test will see the stray counts.
       ++s->stray_accepts;
+      if (s->trace_all) std::fprintf(stderr, "STRAY ACCEPT port %u\n", c.tuple().remote_port);
       c.abort();
       return;
     }
@@ -234,6 +235,7 @@ void Sim::transmit(int from, const OutSegment& seg) {
   l.ack = seg.ack;
   l.len = seg.payload_len;
   l.win = seg.window;
+  l.port = from == 0 ? seg.tuple.local_port : seg.tuple.remote_port;
   l.flags = seg.flags;
   l.num_sack = seg.opts.num_sack;
   for (int i = 0; i < 4 && i < seg.opts.num_sack; ++i) l.sack[i] = seg.opts.sack[i];
@@ -408,9 +410,9 @@ std::string Sim::format(const TraceLine& l) const {
   if (l.flags & kPsh) flags[k++] = 'P';
   if (l.flags & kAck) flags[k++] = '.';
   char buf[256];
-  int n = std::snprintf(buf, sizeof buf, "%10.6f %s [%-4s] seq=%u ack=%u len=%u win=%u",
-                        static_cast<double>(l.t) / 1e6, l.from == 0 ? "C>S" : "S>C", flags, l.seq,
-                        l.ack, l.len, l.win);
+  int n = std::snprintf(buf, sizeof buf, "%10.6f %s:%u [%-4s] seq=%u ack=%u len=%u win=%u",
+                        static_cast<double>(l.t) / 1e6, l.from == 0 ? "C>S" : "S>C",
+                        static_cast<unsigned>(l.port), flags, l.seq, l.ack, l.len, l.win);
   std::string s(buf, static_cast<std::size_t>(n));
   for (int i = 0; i < l.num_sack && i < 4; ++i) {
     n = std::snprintf(buf, sizeof buf, " sack=%u-%u", l.sack[i].left, l.sack[i].right);

@@ -95,6 +95,7 @@ struct TraceLine {
   TimeUs t;
   int from;
   std::uint32_t seq, ack, len;
+  std::uint16_t port;  // the client-side port (identifies the connection)
   std::uint16_t win;
   std::uint8_t flags;
   std::uint8_t num_sack;

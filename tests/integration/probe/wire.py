@@ -191,14 +191,14 @@ class Conn:
         self.ep.unregister(self.sport)
 
     # ---- sending ----------------------------------------------------------
-    def send(self, flags, seq=None, ack=None, data=b"", win=65535, options=None):
+    def send(self, flags, seq=None, ack=None, data=b"", win=65535, options=None, chksum=None):
         seq = self.snd_nxt if seq is None else seq
         if ack is None:
             ack = self.rcv_nxt if (flags & ACK and self.rcv_nxt is not None) else 0
         frame = (Ether(dst=self.ep.server_mac, src=self.ep.my_mac)
                  / IP(src=self.ep.my_ip, dst=self.ep.server_ip, ttl=64, id=random.getrandbits(16))
                  / TCP(sport=self.sport, dport=self.dport, seq=seq, ack=ack, flags=flags,
-                       window=win, options=options or [])
+                       window=win, options=options or [], chksum=chksum)
                  / data)
         self.ep.send_frame(frame)
         return seq

@@ -36,7 +36,10 @@ void on_peer_closed(Connection& c) {
   ++app.peer_closed;
   if (app.close_on_peer_fin) c.close();
 }
-void on_closed(Connection& c, CloseReason r) { log_of(c).closed.push_back(r); }
+void on_closed(Connection& c, CloseReason r) {
+  log_of(c).closed.push_back(r);
+  log_of(c).closed_conns.push_back(&c);
+}
 }  // namespace
 
 TcpConfig Harness::default_config() {

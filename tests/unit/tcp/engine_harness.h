@@ -46,6 +46,7 @@ struct AppLog {
   int writable = 0;
   int peer_closed = 0;
   std::vector<CloseReason> closed;
+  std::vector<Connection*> closed_conns;
   // Scripted reactions.
   bool close_on_peer_fin = false;
   bool echo = false;

@@ -71,6 +71,10 @@ struct DataplaneCounters {
   Gauge arp_cache_entries;
   Counter icmp_echo_requests, icmp_echo_replies;
   Counter steered_out, steered_in;  // software steering between cores
+  // TCP segments among steered_in (the rest are ARP copies): for a client
+  // whose source ports land on the opening core (owner_core()), these are
+  // the packets the NIC / PMD placed on another core's queue.
+  Counter steered_in_tcp;
   Counter polls, busy_polls;        // loop iterations, iterations that did work
   Counter busy_cycles, total_cycles;  // TSC cycles: busy ratio = busy/total
   Counter rx_bursts;                  // non-empty rx bursts (packets per poll = rx/rx_bursts)
