@@ -116,6 +116,7 @@ class LoadClient {
     std::string header;
     bool header_done = false;
     bool connected = false;
+    bool timed_out = false;  // aborted by the --timeout-s bound
     Sha256 sha;
   };
 

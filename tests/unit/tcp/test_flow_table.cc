@@ -56,8 +56,12 @@ TEST(FlowTable, PointerValues) {
   FlowTable<int*> ft(kKey);
   EXPECT_TRUE(ft.insert(FourTuple{1, 1, 1, 1}, &x));
   EXPECT_TRUE(ft.insert(FourTuple{1, 1, 1, 2}, &y));
-  EXPECT_EQ(*ft.find(FourTuple{1, 1, 1, 1}), &x);
-  EXPECT_EQ(*ft.find(FourTuple{1, 1, 1, 2}), &y);
+  int** px = ft.find(FourTuple{1, 1, 1, 1});
+  int** py = ft.find(FourTuple{1, 1, 1, 2});
+  ASSERT_NE(px, nullptr);
+  ASSERT_NE(py, nullptr);
+  EXPECT_EQ(*px, &x);
+  EXPECT_EQ(*py, &y);
 }
 
 TEST(FlowTable, KeyedHashChangesLayout) {
