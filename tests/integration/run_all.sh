@@ -43,6 +43,7 @@ fi
 run curl bash "$here/test_curl.sh"
 run bytes bash "$here/test_bytes.sh"
 run errors bash "$here/test_errors.sh"
+run icmp bash "$here/test_py.sh" test_icmp.py
 run halfclose bash "$here/test_py.sh" test_halfclose.py
 run sequential bash "$here/test_py.sh" test_sequential.py 500
 run wrk bash "$here/test_wrk.sh"
