@@ -57,8 +57,12 @@ int app_main(int argc, char** argv, const AppSpec& spec,
   }
   std::printf("%s %s, config %s\n%s", spec.name, SHARDTCP_VERSION, config_path.c_str(),
               config::describe(cfg).c_str());
-  std::printf("%s: TCP listen port(s) %s on %s\n", spec.name, join_ports(cfg).c_str(),
-              config::ipv4_to_string(cfg.net.address).c_str());
+  if (spec.listens) {
+    std::printf("%s: TCP listen port(s) %s on %s\n", spec.name, join_ports(cfg).c_str(),
+                config::ipv4_to_string(cfg.net.address).c_str());
+  } else {
+    std::printf("%s: client on %s\n", spec.name, config::ipv4_to_string(cfg.net.address).c_str());
+  }
   std::fflush(stdout);
   return body(cfg);
 }

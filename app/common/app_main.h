@@ -14,6 +14,7 @@ struct AppSpec {
   const char* name;            // "shardtcp-httpd"
   const char* description;     // one line for --help
   const char* default_config;  // relative path, e.g. "config/httpd.toml"
+  bool listens = true;         // false for clients: no "listen port(s)" banner line
 };
 
 int app_main(int argc, char** argv, const AppSpec& spec,

@@ -61,11 +61,21 @@ TEST_P(Robustness, RandomSegmentsKeepInvariants) {
     std::uint32_t seq = peer_seq[k];
     std::uint32_t ack = our_ack[k];
     switch (rng() % 5) {
-      case 0: seq += rng() % 70000; break;
-      case 1: seq -= rng() % 70000; break;
-      case 2: ack += static_cast<std::uint32_t>(rng() % 3000) - 1500; break;
-      case 3: seq = rng(); ack = rng(); break;
-      default: break;
+      case 0:
+        seq += rng() % 70000;
+        break;
+      case 1:
+        seq -= rng() % 70000;
+        break;
+      case 2:
+        ack += static_cast<std::uint32_t>(rng() % 3000) - 1500;
+        break;
+      case 3:
+        seq = rng();
+        ack = rng();
+        break;
+      default:
+        break;
     }
     const std::size_t len = (rng() % 4 == 0) ? rng() % payload.size() : 0;
     TcpOptions o;
@@ -104,21 +114,29 @@ TEST_P(Robustness, RandomSegmentsKeepInvariants) {
       if (!live.empty()) {
         Connection* c = live[rng() % live.size()];
         switch (rng() % 4) {
-          case 0: c->close(); break;
-          case 1: c->shutdown(); break;
-          case 2: c->abort(); break;
-          default: c->send(payload.data(), rng() % payload.size()); break;
+          case 0:
+            c->close();
+            break;
+          case 1:
+            c->shutdown();
+            break;
+          case 2:
+            c->abort();
+            break;
+          default:
+            c->send(payload.data(), rng() % payload.size());
+            break;
         }
       }
     }
     check_invariants(h);
     if (::testing::Test::HasFatalFailure()) return;
   }
-  std::printf("seed %u: passive opens %lu, accepted %zu, closed %zu, challenge acks %lu, rsts out %lu\n",
-              GetParam(), static_cast<unsigned long>(h.counters.passive_opens.get()),
-              h.app.accepted.size(), h.app.closed.size(),
-              static_cast<unsigned long>(h.counters.challenge_acks.get()),
-              static_cast<unsigned long>(h.counters.out_rsts.get()));
+  std::printf(
+      "seed %u: passive opens %lu, accepted %zu, closed %zu, challenge acks %lu, rsts out %lu\n",
+      GetParam(), static_cast<unsigned long>(h.counters.passive_opens.get()), h.app.accepted.size(),
+      h.app.closed.size(), static_cast<unsigned long>(h.counters.challenge_acks.get()),
+      static_cast<unsigned long>(h.counters.out_rsts.get()));
   EXPECT_GT(h.app.accepted.size(), 10u);  // the generator reaches ESTABLISHED
   // The peer goes silent: every connection must leave, on time.
   h.take();
