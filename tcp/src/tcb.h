@@ -76,6 +76,7 @@ class Tcb final : public Connection {
   std::uint32_t recover = 0;            // RFC 6582 "recover" / RFC 6675 RecoveryPoint
   std::uint32_t high_rxt = 0;           // RFC 6675 HighRxt (one past the highest retransmitted)
   std::uint32_t ts_recent = 0;          // RFC 7323 §4.3
+  std::uint32_t ts_last_rtx = 0;        // TSval of our latest retransmission
   std::uint32_t ts_offset = 0;          // per-connection TSval offset
   std::uint32_t last_ack_sent = 0;      // RFC 7323 §4.3 Last.ACK.sent
   std::uint32_t pending_ack_bytes = 0;  // bytes received since our last ACK
@@ -92,6 +93,7 @@ class Tcb final : public Connection {
 
   // --- flags ---------------------------------------------------------------
   bool ts_ok : 1 = false;       // timestamps negotiated (RFC 7323)
+  bool rtx_ts_valid : 1 = false;  // ts_last_rtx is set
   bool ws_ok : 1 = false;       // window scaling negotiated (RFC 7323 §2)
   bool sack_ok : 1 = false;     // SACK permitted both ways (RFC 2018)
   bool fin_queued : 1 = false;  // close()/shutdown() asked for a FIN

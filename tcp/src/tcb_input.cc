@@ -14,7 +14,10 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
   const std::uint32_t len = seg.seg_len();
   if (len == 0) {
     if (wnd == 0) return seg.seq == t.rcv_nxt;
-    return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd);
+    // Right edge inclusive for bare ACKs, as BSD and Linux accept: a peer
+    // that filled our window sends its ACKs at SND.NXT = RCV.NXT + RCV.WND;
+    // rejecting them drops their ACK/SACK info and both ends can deadlock.
+    return seq_le(t.rcv_nxt, seg.seq) && seq_le(seg.seq, t.rcv_nxt + wnd);
   }
   if (wnd == 0) return false;
   return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd) ||
@@ -228,7 +231,11 @@ void StackImpl::rtt_from_ack(Tcb& t, const Segment& seg) {
   if (t.ts_ok && seg.opts.has_timestamps && seg.opts.ts_ecr != 0) {
     // RFC 7323 §4.1: RTT from TSecr, unambiguous even for retransmissions.
     const std::uint32_t ms = ts_now(t) - seg.opts.ts_ecr;
-    if (ms < (1u << 30)) t.rtt.sample(static_cast<TimeUs>(ms) * kUsPerMs);
+    // An echo older than our latest retransmission answers an earlier
+    // transmission (the peer keeps TS.Recent across duplicates, RFC 7323
+    // §4.3): its age would inflate SRTT to the whole retransmission backoff.
+    const bool stale = t.rtx_ts_valid && seq_lt(seg.opts.ts_ecr, t.ts_last_rtx);
+    if (ms < (1u << 30) && !stale) t.rtt.sample(static_cast<TimeUs>(ms) * kUsPerMs);
     t.rtt_timing = false;
   } else if (t.rtt_timing && seq_gt(seg.ack, t.rtt_seq)) {
     t.rtt.sample(now_ - t.rtt_time);  // RFC 6298 §3 (Karn): timed segment never resent

@@ -87,7 +87,11 @@ void StackImpl::send_ack(Tcb& t) {
 
 void StackImpl::send_syn(Tcb& t) {
   const bool syn_ack = t.state == State::kSynReceived;
-  if (t.retries > 0) ctr_.retrans_segs.inc();
+  if (t.retries > 0) {
+    ctr_.retrans_segs.inc();
+    t.ts_last_rtx = ts_now(t);
+    t.rtx_ts_valid = true;
+  }
   const bool active_syn = !syn_ack;
   const std::uint8_t flags = syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : std::uint8_t{kSyn};
   OutSegment& o = emit(t, flags, t.iss);
@@ -156,6 +160,8 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
   const bool retransmission = seq_lt(seq, t.snd_max);
   if (retransmission) {
     ctr_.retrans_segs.inc();
+    t.ts_last_rtx = ts_now(t);
+    t.rtx_ts_valid = true;
   } else if (!t.rtt_timing && len > 0) {
     // RFC 6298 §3: time one new segment per RTT (Karn: never a retransmission).
     t.rtt_timing = true;
