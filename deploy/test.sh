@@ -15,7 +15,7 @@
 # SHARDTCP_JOBS (default 2), SHARDTCP_TEST_TIMEOUT (per test, default 600 s),
 # SHARDTCP_CTEST_ARGS (extra ctest arguments for both runs, e.g. "-R integration").
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 JOBS=${SHARDTCP_JOBS:-2}
 TIMEOUT=${SHARDTCP_TEST_TIMEOUT:-600}

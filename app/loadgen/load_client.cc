@@ -21,17 +21,28 @@ LoadClient::Conn* conn_of(tcp::Connection& c) { return static_cast<LoadClient::C
 
 const char* to_string(Failure f) {
   switch (f) {
-    case Failure::kNone: return "none";
-    case Failure::kNoSourcePort: return "no_source_port";
-    case Failure::kConnect: return "connect";
-    case Failure::kNoResponse: return "no_response";
-    case Failure::kStatus: return "http_status";
-    case Failure::kShortBody: return "body_length";
-    case Failure::kPattern: return "pattern_mismatch";
-    case Failure::kSha256: return "sha256_mismatch";
-    case Failure::kClose: return "abnormal_close";
-    case Failure::kTimeout: return "timeout";
-    case Failure::kCount: break;
+    case Failure::kNone:
+      return "none";
+    case Failure::kNoSourcePort:
+      return "no_source_port";
+    case Failure::kConnect:
+      return "connect";
+    case Failure::kNoResponse:
+      return "no_response";
+    case Failure::kStatus:
+      return "http_status";
+    case Failure::kShortBody:
+      return "body_length";
+    case Failure::kPattern:
+      return "pattern_mismatch";
+    case Failure::kSha256:
+      return "sha256_mismatch";
+    case Failure::kClose:
+      return "abnormal_close";
+    case Failure::kTimeout:
+      return "timeout";
+    case Failure::kCount:
+      break;
   }
   return "?";
 }
@@ -55,14 +66,16 @@ LoadClient::LoadClient(const LoadOptions& opt, unsigned core, unsigned num_cores
       num_cores_(num_cores == 0 ? 1 : num_cores),
       now_(std::move(now)),
       next_id_(core),
-      port_cursor_(opt.src_port_min) {
+      port_cursor_(opt.src_port_start >= opt.src_port_min && opt.src_port_start <= opt.src_port_max
+                       ? opt.src_port_start
+                       : opt.src_port_min) {
   // This core's share of the connections (ids core, core + n, ...) and of
   // the concurrency (rounded up, so every core has at least one slot).
   std::uint64_t share = ~std::uint64_t{0};
   if (opt_.connections != 0) {
     share = opt_.connections > core_ ? (opt_.connections - core_ + num_cores_ - 1) / num_cores_ : 0;
   }
-  const unsigned total_conc = opt_.concurrency != 0 ? opt_.concurrency
+  const unsigned total_conc = opt_.concurrency != 0   ? opt_.concurrency
                               : opt_.connections != 0 ? opt_.connections
                                                       : 1;
   const std::uint64_t per_core = (total_conc + num_cores_ - 1) / num_cores_;
@@ -94,7 +107,8 @@ void LoadClient::tick(tcp::Stack& stack) {
     start_ = now;
   }
   if (!stopping_ && now - start_ > opt_.timeout) {
-    std::fprintf(stderr, "shardtcp-loadgen: core %u: --timeout-s reached, aborting %u connection(s)\n",
+    std::fprintf(stderr,
+                 "shardtcp-loadgen: core %u: --timeout-s reached, aborting %u connection(s)\n",
                  core_, open_);
     stopping_ = true;
     for (Conn& k : slots_) {

@@ -43,21 +43,26 @@ struct LoadOptions {
   tcp::TimeUs duration = 0;        // no new connections after this; 0 = none
   std::uint16_t src_port_min = 20000;
   std::uint16_t src_port_max = 60000;
+  // Where the scan of the range starts (main.cc picks it at random): a rerun
+  // does not hit the server's TIME-WAIT entries of the previous run's 4-tuples
+  // first (Linux answers those SYNs with an ACK; we reset and retry after the
+  // SYN RTO, RFC 9293 §3.10.7.3, which costs a second each).
+  std::uint16_t src_port_start = 0;            // 0: random (main.cc)
   tcp::TimeUs timeout = 120 * tcp::kUsPerSec;  // hard bound on the whole run
 };
 
 // Why a connection did not count as a verified download.
 enum class Failure : std::uint8_t {
   kNone,
-  kNoSourcePort,   // every source port of this core was in use
-  kConnect,        // never reached ESTABLISHED (see its CloseReason)
-  kNoResponse,     // connected, no complete response header
-  kStatus,         // status other than 200
-  kShortBody,      // body length != Content-Length / --expect-bytes
-  kPattern,        // a body byte differed from pattern_byte()
-  kSha256,         // body digest != --sha256
-  kClose,          // body complete but the close was not normal
-  kTimeout,        // aborted at --timeout-s
+  kNoSourcePort,  // every source port of this core was in use
+  kConnect,       // never reached ESTABLISHED (see its CloseReason)
+  kNoResponse,    // connected, no complete response header
+  kStatus,        // status other than 200
+  kShortBody,     // body length != Content-Length / --expect-bytes
+  kPattern,       // a body byte differed from pattern_byte()
+  kSha256,        // body digest != --sha256
+  kClose,         // body complete but the close was not normal
+  kTimeout,       // aborted at --timeout-s
   kCount,
 };
 inline constexpr int kNumFailures = static_cast<int>(Failure::kCount);
@@ -141,9 +146,9 @@ class LoadClient {
   std::function<tcp::TimeUs()> now_;
   tcp::Stack* stack_ = nullptr;  // set by the first tick(); same core
   std::string request_;
-  std::vector<Conn> slots_;      // never resized after construction
+  std::vector<Conn> slots_;  // never resized after construction
   std::vector<Conn*> free_;
-  unsigned next_id_;             // next connection number of this core
+  unsigned next_id_;  // next connection number of this core
   std::uint32_t port_cursor_;
   std::vector<ConnResult> kept_;
   std::size_t kept_failures_ = 0;

@@ -126,7 +126,8 @@ class StackImpl {
  public:
   void output(Tcb& t, bool force_one = false);
   OutSegment& emit(Tcb& t, std::uint8_t flags, std::uint32_t seq);
-  void send_ack(Tcb& t);
+  // dsack: a duplicate range to report first (RFC 2883 D-SACK), or null.
+  void send_ack(Tcb& t, const SackBlock* dsack = nullptr);
   void send_syn(Tcb& t);  // SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED)
   void send_rst(Tcb& t);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>
   void send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin);

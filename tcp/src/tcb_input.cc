@@ -62,7 +62,15 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   // First check: sequence number. Unacceptable -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
   // unless it is an RST.
   if (!acceptable(t, seg)) {
-    if (!(f & kRst)) send_ack(t);
+    if (!(f & kRst)) {
+      // RFC 2883: data entirely below RCV.NXT is a duplicate; say so (D-SACK)
+      // so the peer can tell a spurious retransmission.
+      const bool dup = t.sack_ok && seg.payload_len > 0 &&
+                       seq_le(seg.seq + seg.payload_len, t.rcv_nxt) &&
+                       seq_gt(seg.seq + seg.payload_len, t.rcv_nxt - t.rcv_wnd() - 65535u);
+      const SackBlock d{seg.seq, seg.seq + seg.payload_len};
+      send_ack(t, dup ? &d : nullptr);
+    }
     ctr_.drop(DropReason::kUnacceptable);
     return;
   }

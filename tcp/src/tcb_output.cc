@@ -67,7 +67,7 @@ OutSegment& StackImpl::emit(Tcb& t, std::uint8_t flags, std::uint32_t seq) {
   return o;
 }
 
-void StackImpl::send_ack(Tcb& t) {
+void StackImpl::send_ack(Tcb& t, const SackBlock* dsack) {
   // A pure ACK carries the highest sequence number sent, kept inside the
   // peer's window (as Linux's tcp_acceptable_seq). SND.NXT itself is wrong
   // here: after an RTO rewinds it, an ACK at SND.NXT lies below the peer's
@@ -78,11 +78,14 @@ void StackImpl::send_ack(Tcb& t) {
   const std::uint32_t ack_seq =
       seq_le(t.snd_max, wnd_end) ? t.snd_max : seq_max(wnd_end, t.snd_nxt);
   OutSegment& o = emit(t, kAck, ack_seq);
-  if (t.sack_ok && t.reasm != nullptr && !t.reasm->empty()) {
-    // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
-    // beside timestamps, 4 without.
-    o.opts.num_sack = static_cast<std::uint8_t>(t.reasm->sack_blocks(o.opts.sack, t.ts_ok ? 3 : 4));
-  }
+  if (!t.sack_ok) return;
+  // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
+  // beside timestamps, 4 without. RFC 2883: a D-SACK block goes first.
+  const int max = t.ts_ok ? 3 : 4;
+  int n = 0;
+  if (dsack != nullptr) o.opts.sack[n++] = *dsack;
+  if (t.reasm != nullptr && !t.reasm->empty()) n += t.reasm->sack_blocks(o.opts.sack + n, max - n);
+  o.opts.num_sack = static_cast<std::uint8_t>(n);
 }
 
 void StackImpl::send_syn(Tcb& t) {

@@ -6,7 +6,7 @@
 #   STCP_HTTPD      path of the shardtcp-httpd binary
 #   STCP_STATE_DIR  where the fixture keeps pid, exit code, log, config
 #   STCP_DP_NS / STCP_PEER_NS  namespace names (lab.sh defaults)
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables are for the scripts that source this
 
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: integration tests need root (network namespaces)"; exit 77; }
 STCP_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

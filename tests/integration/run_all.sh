@@ -15,7 +15,7 @@ target=shardtcp
 while [[ $# -gt 0 ]]; do
   case $1 in
     --target) target=$2; shift 2 ;;
-    --httpd) export STCP_HTTPD=$(realpath "$2"); shift 2 ;;
+    --httpd) STCP_HTTPD=$(realpath "$2"); export STCP_HTTPD; shift 2 ;;
     *) echo "usage: $0 [--target linux|shardtcp] [--httpd PATH]" >&2; exit 2 ;;
   esac
 done

@@ -382,5 +382,23 @@ TEST(EstablishedSackSend, SackBasedRecoveryRetransmitsOnlyHoles) {
   EXPECT_FALSE(h.tcb(c).in_recovery);
 }
 
+TEST(EstablishedSack, DuplicateDataIsReportedWithDsack) {
+  Harness h;
+  h.listen();
+  TcpOptions o = mss_option();
+  o.sack_permitted = true;
+  h.open(kPeerIsn, kOurIss, o);
+  const std::uint32_t p = h.peer_nxt;
+  h.in(kAck, p, h.our_nxt, "abcdef");
+  h.take();
+  h.in(kAck, p, h.our_nxt, "abcdef");  // a spurious retransmission
+  Out a = h.take_one();
+  EXPECT_EQ(a.seg.ack, p + 6);
+  ASSERT_EQ(a.seg.opts.num_sack, 1);
+  EXPECT_EQ(a.seg.opts.sack[0].left, p);  // RFC 2883: below the ACK = duplicate
+  EXPECT_EQ(a.seg.opts.sack[0].right, p + 6);
+  EXPECT_EQ(h.app.data, "abcdef");
+}
+
 }  // namespace
 }  // namespace shardtcp::tcp::testing
