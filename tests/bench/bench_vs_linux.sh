@@ -81,7 +81,9 @@ bash "$SRC/deploy/lab.sh" up --linux >/dev/null
 # Same TIME-WAIT pressure relief the client side gets; defaults otherwise.
 ip netns exec "$STCP_DP_NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 >/dev/null
 mkdir -p "$WORK/www" "$WORK/ngx"
+chmod 755 "$WORK" "$WORK/www"  # nginx workers run as www-data
 head -c 1048576 /dev/zero | tr '\0' 'a' >"$WORK/www/1MiB"
+chmod 644 "$WORK/www/1MiB"
 workers=1; [[ $LCORES == *-* || $LCORES == *,* ]] && workers=2
 cat >"$WORK/ngx/nginx.conf" <<EOF
 worker_processes $workers;

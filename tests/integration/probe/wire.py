@@ -64,6 +64,14 @@ class Seg:
     def has(self, f):
         return bool(self.flags & f)
 
+    def opt(self, name):
+        """Value of TCP option `name` (scapy's spelling: MSS, WScale, SAckOK,
+        Timestamp, SAck), or None when absent."""
+        for k, v in self.options:
+            if k == name:
+                return v if v is not None else True
+        return None
+
     def seg_len(self):
         return len(self.payload) + (1 if self.flags & SYN else 0) + (1 if self.flags & FIN else 0)
 
@@ -186,19 +194,31 @@ class Conn:
         self.server_fin = False
         self.log = []  # every segment received, for failure details
         self.q = ep.register(sport)
+        # RFC 7323 timestamps: off until ts_on is set (by a SYN that offers them
+        # and a SYN-ACK that returns them); then every segment carries TSopt.
+        self.ts_on = False
+        self.tsval = random.randint(1, 1 << 30)
+        self.ts_recent = 0  # the server's latest TSval
 
     def close(self):
         self.ep.unregister(self.sport)
 
     # ---- sending ----------------------------------------------------------
-    def send(self, flags, seq=None, ack=None, data=b"", win=65535, options=None, chksum=None):
+    def send(self, flags, seq=None, ack=None, data=b"", win=65535, options=None, chksum=None,
+             tsval=None, ip_chksum=None, urgptr=0):
         seq = self.snd_nxt if seq is None else seq
         if ack is None:
             ack = self.rcv_nxt if (flags & ACK and self.rcv_nxt is not None) else 0
+        if options is None and self.ts_on:
+            if tsval is None:
+                self.tsval += 1
+                tsval = self.tsval
+            options = [("NOP", None), ("NOP", None), ("Timestamp", (tsval, self.ts_recent))]
         frame = (Ether(dst=self.ep.server_mac, src=self.ep.my_mac)
-                 / IP(src=self.ep.my_ip, dst=self.ep.server_ip, ttl=64, id=random.getrandbits(16))
+                 / IP(src=self.ep.my_ip, dst=self.ep.server_ip, ttl=64, id=random.getrandbits(16),
+                      chksum=ip_chksum)
                  / TCP(sport=self.sport, dport=self.dport, seq=seq, ack=ack, flags=flags,
-                       window=win, options=options or [], chksum=chksum)
+                       window=win, options=options or [], chksum=chksum, urgptr=urgptr)
                  / data)
         self.ep.send_frame(frame)
         return seq
@@ -223,6 +243,9 @@ class Conn:
         except queue.Empty:
             return None
         self.log.append(seg)
+        ts = seg.opt("Timestamp")
+        if ts is not None and not seg.has(RST):
+            self.ts_recent = ts[0]
         return seg
 
     def collect(self, duration, until=None):
