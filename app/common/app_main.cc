@@ -1,6 +1,7 @@
 #include "app_main.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -65,6 +66,15 @@ int app_main(int argc, char** argv, const AppSpec& spec,
   }
   std::fflush(stdout);
   return body(cfg);
+}
+
+void listen_all(tcp::Stack& stack, unsigned core, const config::Config& cfg, const tcp::Handlers& h,
+                void* user, const char* prog) {
+  for (std::uint16_t port : cfg.app.listen_ports) {
+    if (!stack.listen(port, h, user)) {
+      std::fprintf(stderr, "%s: core %u: cannot listen on port %u\n", prog, core, port);
+    }
+  }
 }
 
 }  // namespace shardtcp::app

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "shardtcp/config/config.h"
+#include "shardtcp/tcp/stack.h"
 
 namespace shardtcp::app {
 
@@ -22,5 +23,12 @@ int app_main(int argc, char** argv, const AppSpec& spec,
 
 // "80, 8080"
 std::string join_ports(const config::Config& cfg);
+
+// A server's AppSetup::setup body: listens on every app.listen_ports port
+// with `h` and `user` (the core's server). A port that cannot be bound is
+// reported on stderr as `prog: core N: cannot listen on port P`; the others
+// still listen.
+void listen_all(tcp::Stack& stack, unsigned core, const config::Config& cfg, const tcp::Handlers& h,
+                void* user, const char* prog);
 
 }  // namespace shardtcp::app

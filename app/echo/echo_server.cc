@@ -4,15 +4,11 @@
 
 namespace shardtcp::app {
 
-struct EchoConn {
-  tcp::Connection* conn = nullptr;
+struct EchoConn : ConnEntry<EchoConn> {
   EchoServer* server = nullptr;
-  EchoConn* prev = nullptr;
-  EchoConn* next = nullptr;
   std::string pending;  // bytes received but not yet taken by send()
   std::size_t pending_off = 0;
   bool peer_closed = false;
-  bool closing = false;
 };
 
 namespace {
@@ -38,16 +34,6 @@ void flush(EchoConn& e) {
     e.pending_off = 0;
   }
   if (e.peer_closed && e.pending.empty() && !e.closing) close_conn(e);
-}
-
-void on_accept(tcp::Connection& c, void* listener_user) {
-  auto* server = static_cast<EchoServer*>(listener_user);
-  auto* e = new EchoConn;
-  e->conn = &c;
-  e->server = server;
-  c.set_user(e);
-  c.set_nodelay(true);
-  server->link(e);
 }
 
 void on_data(tcp::Connection& c, tcp::ByteView data) {
@@ -77,55 +63,20 @@ void on_peer_closed(tcp::Connection& c) {
   flush(*e);
 }
 
-void on_closed(tcp::Connection& c, tcp::CloseReason) {
-  auto* e = static_cast<EchoConn*>(c.user());
-  if (e == nullptr) return;
-  c.set_user(nullptr);
-  e->server->unlink(e);
-  delete e;
-}
-
 }  // namespace
 
 const tcp::Handlers& EchoServer::handlers() {
-  static const tcp::Handlers h = [] {
-    tcp::Handlers x;
-    x.on_accept = on_accept;
-    x.on_data = on_data;
-    x.on_writable = on_writable;
-    x.on_peer_closed = on_peer_closed;
-    x.on_closed = on_closed;
-    return x;
-  }();
+  static const tcp::Handlers h =
+      registry_handlers<EchoServer, EchoConn>(on_data, on_writable, on_peer_closed);
   return h;
 }
 
 EchoServer::~EchoServer() { teardown(); }
 
-void EchoServer::link(EchoConn* e) {
-  e->prev = nullptr;
-  e->next = all_;
-  if (all_ != nullptr) all_->prev = e;
-  all_ = e;
-}
+void EchoServer::accept(tcp::Connection& c) { conns_.adopt(c)->server = this; }
 
-void EchoServer::unlink(EchoConn* e) {
-  if (e->prev != nullptr) e->prev->next = e->next;
-  if (e->next != nullptr) e->next->prev = e->prev;
-  if (all_ == e) all_ = e->next;
-  e->prev = e->next = nullptr;
-}
+void EchoServer::release(EchoConn* e) { conns_.release(e); }
 
-void EchoServer::teardown() {
-  while (all_ != nullptr) {
-    EchoConn* e = all_;
-    e->closing = true;
-    e->conn->abort();
-    if (all_ == e) {
-      unlink(e);
-      delete e;
-    }
-  }
-}
+void EchoServer::teardown() { conns_.abort_all(); }
 
 }  // namespace shardtcp::app

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "conn_registry.h"
 #include "shardtcp/tcp/stack.h"
 
 namespace shardtcp::app {
@@ -30,12 +31,13 @@ class EchoServer {
   void teardown();  // aborts what is left
   std::uint64_t overflow_aborts() const { return overflow_aborts_; }
 
-  void link(EchoConn* e);
-  void unlink(EchoConn* e);
+  // Internal (used by the callbacks).
+  void accept(tcp::Connection& c);
+  void release(EchoConn* e);
   void count_overflow() { ++overflow_aborts_; }
 
  private:
-  EchoConn* all_ = nullptr;
+  ConnRegistry<EchoConn> conns_;
   std::uint64_t overflow_aborts_ = 0;
 };
 

@@ -1,6 +1,5 @@
 // shardtcp-echo: echo server (RFC 862) on the shardtcp userspace TCP stack.
 //   shardtcp-echo --config config/echo.toml [--set app.listen_ports=[7]]
-#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -20,11 +19,8 @@ int main(int argc, char** argv) {
     }
     dataplane::AppSetup setup;
     setup.setup = [&](tcp::Stack& stack, unsigned core) {
-      for (std::uint16_t port : cfg.app.listen_ports) {
-        if (!stack.listen(port, app::EchoServer::handlers(), servers[core].get())) {
-          std::fprintf(stderr, "shardtcp-echo: core %u: cannot listen on port %u\n", core, port);
-        }
-      }
+      app::listen_all(stack, core, cfg, app::EchoServer::handlers(), servers[core].get(),
+                      "shardtcp-echo");
     };
     setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
     return dataplane::run(cfg, setup);

@@ -35,11 +35,8 @@ const std::array<char, kChunk + kPeriod>& pattern() {
 
 }  // namespace
 
-struct HttpConn {
-  tcp::Connection* conn = nullptr;
+struct HttpConn : ConnEntry<HttpConn> {
   HttpServer* server = nullptr;
-  HttpConn* prev = nullptr;
-  HttpConn* next = nullptr;
   std::string in;    // received, not yet parsed
   std::string head;  // response head being sent
   std::size_t head_off = 0;
@@ -48,7 +45,6 @@ struct HttpConn {
   bool responding = false;
   bool close_after = false;  // close once the response in progress is sent
   bool peer_closed = false;
-  bool closing = false;  // close()/abort() called: ignore further input
   bool held = false;
 };
 
@@ -166,16 +162,6 @@ void pump(HttpConn& h) {
   }
 }
 
-void on_accept(tcp::Connection& c, void* listener_user) {
-  auto* server = static_cast<HttpServer*>(listener_user);
-  auto* h = new HttpConn;
-  h->conn = &c;
-  h->server = server;
-  c.set_user(h);
-  c.set_nodelay(true);
-  server->link(h);
-}
-
 void on_data(tcp::Connection& c, tcp::ByteView data) {
   auto* h = static_cast<HttpConn*>(c.user());
   if (h == nullptr || h->closing) return;
@@ -201,44 +187,21 @@ void on_peer_closed(tcp::Connection& c) {
   pump(*h);
 }
 
-void on_closed(tcp::Connection& c, tcp::CloseReason) {
-  auto* h = static_cast<HttpConn*>(c.user());
-  if (h == nullptr) return;
-  c.set_user(nullptr);
-  h->server->unlink(h);
-  delete h;
-}
-
 }  // namespace
 
 const tcp::Handlers& HttpServer::handlers() {
-  static const tcp::Handlers h = [] {
-    tcp::Handlers x;
-    x.on_accept = on_accept;
-    x.on_data = on_data;
-    x.on_writable = on_writable;
-    x.on_peer_closed = on_peer_closed;
-    x.on_closed = on_closed;
-    return x;
-  }();
+  static const tcp::Handlers h =
+      registry_handlers<HttpServer, HttpConn>(on_data, on_writable, on_peer_closed);
   return h;
 }
 
 HttpServer::~HttpServer() { teardown(); }
 
-void HttpServer::link(HttpConn* h) {
-  h->prev = nullptr;
-  h->next = all_;
-  if (all_ != nullptr) all_->prev = h;
-  all_ = h;
-}
+void HttpServer::accept(tcp::Connection& c) { conns_.adopt(c)->server = this; }
 
-void HttpServer::unlink(HttpConn* h) {
+void HttpServer::release(HttpConn* h) {
   if (h->held) --held_count_;
-  if (h->prev != nullptr) h->prev->next = h->next;
-  if (h->next != nullptr) h->next->prev = h->prev;
-  if (all_ == h) all_ = h->next;
-  h->prev = h->next = nullptr;
+  conns_.release(h);
 }
 
 void HttpServer::hold(HttpConn* h) {
@@ -254,26 +217,15 @@ void HttpServer::housekeeping() {
   const std::uint32_t gen = g_release_gen.load(std::memory_order_relaxed);
   if (gen == release_seen_) return;
   release_seen_ = gen;
-  // close() never frees synchronously (on_closed comes with the peer's ACK),
-  // but take `next` first anyway.
-  for (HttpConn* h = all_; h != nullptr;) {
-    HttpConn* next = h->next;
-    if (h->held && !h->closing) close_conn(*h);
-    h = next;
-  }
+  // close() never frees synchronously (on_closed comes with the peer's ACK).
+  conns_.for_each([](HttpConn& h) {
+    if (h.held && !h.closing) close_conn(h);
+  });
 }
 
 void HttpServer::teardown() {
-  // abort() runs on_closed inside the call, which unlinks and frees.
-  while (all_ != nullptr) {
-    HttpConn* h = all_;
-    h->closing = true;
-    h->conn->abort();
-    if (all_ == h) {  // engine did not call on_closed: free it ourselves
-      unlink(h);
-      delete h;
-    }
-  }
+  // abort() runs on_closed inside the call, which releases h.
+  conns_.abort_all([this](HttpConn* h) { release(h); });
 }
 
 }  // namespace shardtcp::app

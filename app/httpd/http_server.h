@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <string>
 
+#include "conn_registry.h"
 #include "shardtcp/tcp/stack.h"
 
 namespace shardtcp::app {
@@ -47,14 +48,14 @@ class HttpServer {
   static void request_release();
 
   // Internal (used by the callbacks).
-  void link(HttpConn* h);
-  void unlink(HttpConn* h);
+  void accept(tcp::Connection& c);
+  void release(HttpConn* h);  // unlinks and frees
   void hold(HttpConn* h);
   bool hold_close_wait() const { return hold_close_wait_; }
 
  private:
   bool hold_close_wait_;
-  HttpConn* all_ = nullptr;  // intrusive list of live connections
+  ConnRegistry<HttpConn> conns_;
   std::size_t held_count_ = 0;
   std::uint32_t release_seen_ = 0;
 };

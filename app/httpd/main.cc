@@ -35,11 +35,8 @@ int main(int argc, char** argv) {
     }
     dataplane::AppSetup setup;
     setup.setup = [&](tcp::Stack& stack, unsigned core) {
-      for (std::uint16_t port : cfg.app.listen_ports) {
-        if (!stack.listen(port, app::HttpServer::handlers(), servers[core].get())) {
-          std::fprintf(stderr, "shardtcp-httpd: core %u: cannot listen on port %u\n", core, port);
-        }
-      }
+      app::listen_all(stack, core, cfg, app::HttpServer::handlers(), servers[core].get(),
+                      "shardtcp-httpd");
     };
     setup.housekeeping = [&](tcp::Stack&, unsigned core) { servers[core]->housekeeping(); };
     setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };

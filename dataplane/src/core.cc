@@ -217,10 +217,10 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
   if (kEthLen + total < len) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(len - kEthLen - total));
 
   const std::uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-  if (sh_.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
+  if (sh_.features.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD) {
     return drop(m, L3DropReason::kIpBadChecksum);
   }
-  if (!(sh_.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+  if (!(sh_.features.rx_ip_cksum && ipck == RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
       rte_raw_cksum(ip, ihl) != 0xffff) {
     return drop(m, L3DropReason::kIpBadChecksum);
   }
@@ -237,15 +237,16 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
 
   m->l2_len = kEthLen;
   m->l3_len = ihl & 0x1ffu;
-  if (sh_.sw_steering && l4_len >= 4) {
+  if (sh_.features.sw_steering && l4_len >= 4) {
     const std::uint8_t* th = mbuf_data(m) + kEthLen + ihl;
     tcp::FourTuple t;
     t.local_ip = sh_.ip;
     t.remote_ip = rte_be_to_cpu_32(ip->src_addr);
     t.remote_port = static_cast<std::uint16_t>((th[0] << 8) | th[1]);
     t.local_port = static_cast<std::uint16_t>((th[2] << 8) | th[3]);
-    const std::uint32_t h =
-        sh_.rx_rss_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0 ? m->hash.rss : flow_hash(t);
+    const std::uint32_t h = sh_.features.rx_rss_hash && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0
+                                ? m->hash.rss
+                                : flow_hash(t);
     const unsigned owner = owner_from_hash(h, sh_.num_cores);
     if (owner != index_) return steer(m, owner);
   }
@@ -301,9 +302,9 @@ void Core::rx_tcp(rte_mbuf* m) {
   // RFC 9293 §3.1: checksum over the pseudo header and the whole segment.
   const std::uint64_t l4ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
   bool ok;
-  if (sh_.rx_tcp_cksum && l4ck == RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
+  if (sh_.features.rx_tcp_cksum && l4ck == RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
     ok = true;
-  } else if (sh_.rx_tcp_cksum && l4ck == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+  } else if (sh_.features.rx_tcp_cksum && l4ck == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
     ok = false;
   } else {
     ok = tcp::tcp_checksum(src, dst, th, l4_len) == 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "arp_cache.h"
+#include "port.h"
 #include "shardtcp/dataplane/counters.h"
 #include "shardtcp/dataplane/runtime.h"
 #include "shardtcp/tcp/stack.h"
@@ -37,10 +38,7 @@ struct Shared {
   tcp::Ipv4 ip = 0;       // host order
   tcp::Ipv4 netmask = 0;  // host order
   tcp::Ipv4 gateway = 0;  // 0 = none
-  bool rx_ip_cksum = false, rx_tcp_cksum = false;
-  bool tx_ip_cksum = false, tx_tcp_cksum = false;
-  bool sw_steering = false;  // check each TCP packet's owner core
-  bool rx_rss_hash = false;  // use the NIC's Toeplitz hash when the mbuf has one
+  PortFeatures features;  // checksum offloads, steering, NIC hash use
   unsigned num_cores = 1;
   double us_per_tsc = 0;
   std::uint64_t tsc0 = 0;

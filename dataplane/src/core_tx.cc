@@ -75,12 +75,12 @@ void Core::send_segment(const tcp::OutSegment& os) {
 
   m->l2_len = kEthLen;
   m->l3_len = kIpLen;
-  if (sh_.tx_ip_cksum) {
+  if (sh_.features.tx_ip_cksum) {
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
   } else {
     ip->hdr_checksum = rte_ipv4_cksum(ip);
   }
-  if (sh_.tx_tcp_cksum) {
+  if (sh_.features.tx_tcp_cksum) {
     // The NIC finishes the sum; we seed it with the pseudo header.
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
     const std::uint16_t ph = rte_ipv4_phdr_cksum(ip, m->ol_flags);

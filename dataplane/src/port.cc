@@ -60,9 +60,9 @@ Status configure_port(const config::Config& cfg, unsigned cores, PortPlan& plan)
   // the RSS config yet spread flows its own way (net_tap: kernel flow hash;
   // net_af_packet: PACKET_FANOUT_HASH). With working RSS the check costs one
   // read of the NIC's hash (RSS_HASH offload) and never steers.
-  plan.sw_steering = cores > 1;
+  plan.features.sw_steering = cores > 1;
   if (plan.hw_rss && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0) {
-    plan.rx_rss_hash = true;
+    plan.features.rx_rss_hash = true;
     conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
   }
   if (plan.hw_rss) {
@@ -75,14 +75,14 @@ Status configure_port(const config::Config& cfg, unsigned cores, PortPlan& plan)
     conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
   }
   // Checksum offloads only when the PMD says so; software otherwise.
-  plan.rx_ip_cksum = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
-  plan.rx_tcp_cksum = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
-  plan.tx_ip_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
-  plan.tx_tcp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
-  if (plan.rx_ip_cksum) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
-  if (plan.rx_tcp_cksum) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
-  if (plan.tx_ip_cksum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
-  if (plan.tx_tcp_cksum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+  plan.features.rx_ip_cksum = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
+  plan.features.rx_tcp_cksum = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
+  plan.features.tx_ip_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+  plan.features.tx_tcp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+  if (plan.features.rx_ip_cksum) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+  if (plan.features.rx_tcp_cksum) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+  if (plan.features.tx_ip_cksum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+  if (plan.features.tx_tcp_cksum) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
   if (info.max_mtu >= pc.mtu && info.min_mtu <= pc.mtu) conf.rxmode.mtu = pc.mtu;
 
   if (int rc = rte_eth_dev_configure(plan.port, plan.nb_rxq, plan.nb_txq, &conf); rc != 0) {
@@ -145,9 +145,9 @@ Status start_port(const config::Config& cfg, PortPlan& plan,
   const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
   for (std::uint16_t q = 0; q < plan.nb_rxq; ++q) {
     rte_eth_rxconf rxc = info.default_rxconf;
-    rxc.offloads = (plan.rx_ip_cksum ? RTE_ETH_RX_OFFLOAD_IPV4_CKSUM : 0) |
-                   (plan.rx_tcp_cksum ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM : 0) |
-                   (plan.rx_rss_hash ? RTE_ETH_RX_OFFLOAD_RSS_HASH : 0);
+    rxc.offloads = (plan.features.rx_ip_cksum ? RTE_ETH_RX_OFFLOAD_IPV4_CKSUM : 0) |
+                   (plan.features.rx_tcp_cksum ? RTE_ETH_RX_OFFLOAD_TCP_CKSUM : 0) |
+                   (plan.features.rx_rss_hash ? RTE_ETH_RX_OFFLOAD_RSS_HASH : 0);
     if (int rc = rte_eth_rx_queue_setup(plan.port, q, plan.rx_desc, sock, &rxc, pools[q]);
         rc != 0) {
       return {1, "port " + std::to_string(plan.port) + ": rx queue " + std::to_string(q) +
@@ -156,8 +156,8 @@ Status start_port(const config::Config& cfg, PortPlan& plan,
   }
   for (std::uint16_t q = 0; q < plan.nb_txq; ++q) {
     rte_eth_txconf txc = info.default_txconf;
-    txc.offloads = (plan.tx_ip_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
-                   (plan.tx_tcp_cksum ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : 0);
+    txc.offloads = (plan.features.tx_ip_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
+                   (plan.features.tx_tcp_cksum ? RTE_ETH_TX_OFFLOAD_TCP_CKSUM : 0);
     if (int rc = rte_eth_tx_queue_setup(plan.port, q, plan.tx_desc, sock, &txc); rc != 0) {
       return {1, "port " + std::to_string(plan.port) + ": tx queue " + std::to_string(q) +
                      " setup failed: " + err(rc)};

@@ -13,16 +13,22 @@ struct rte_mempool;
 
 namespace shardtcp::dataplane {
 
+// What the receive and transmit paths do per packet, chosen once by
+// configure_port() and copied whole into the cores' read-only Shared state.
+struct PortFeatures {
+  bool sw_steering = false;  // cores > 1: owner checked per TCP packet, steered if needed
+  bool rx_rss_hash = false;  // mbuf->hash.rss carries the symmetric Toeplitz hash
+  bool rx_ip_cksum = false, rx_tcp_cksum = false;
+  bool tx_ip_cksum = false, tx_tcp_cksum = false;
+};
+
 struct PortPlan {
   std::uint16_t port = 0;
   std::string driver;
   std::uint16_t nb_rxq = 0, nb_txq = 0;
   std::uint16_t rx_desc = 0, tx_desc = 0;
   bool hw_rss = false;
-  bool sw_steering = false;  // cores > 1: owner checked per TCP packet, steered if needed
-  bool rx_rss_hash = false;  // mbuf->hash.rss carries the symmetric Toeplitz hash
-  bool rx_ip_cksum = false, rx_tcp_cksum = false;
-  bool tx_ip_cksum = false, tx_tcp_cksum = false;
+  PortFeatures features;
   std::uint8_t mac[6] = {};
 };
 

@@ -178,12 +178,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     sh.ip = cfg.net.address;
     sh.netmask = cfg.net.prefix_len == 0 ? 0 : ~std::uint32_t{0} << (32 - cfg.net.prefix_len);
     sh.gateway = cfg.net.gateway;
-    sh.rx_ip_cksum = plan.rx_ip_cksum;
-    sh.rx_tcp_cksum = plan.rx_tcp_cksum;
-    sh.tx_ip_cksum = plan.tx_ip_cksum;
-    sh.tx_tcp_cksum = plan.tx_tcp_cksum;
-    sh.sw_steering = plan.sw_steering;
-    sh.rx_rss_hash = plan.rx_rss_hash;
+    sh.features = plan.features;
     sh.num_cores = cores;
     sh.us_per_tsc = 1e6 / static_cast<double>(rte_get_tsc_hz());
     sh.tsc0 = rte_rdtsc();
@@ -213,9 +208,9 @@ int run(const config::Config& cfg, const AppSetup& app) {
     info.rx_queues = plan.nb_rxq;
     info.tx_queues = plan.nb_txq;
     info.hw_rss = plan.hw_rss;
-    info.sw_steering = plan.sw_steering;
-    info.rx_cksum_offload = plan.rx_ip_cksum && plan.rx_tcp_cksum;
-    info.tx_cksum_offload = plan.tx_ip_cksum && plan.tx_tcp_cksum;
+    info.sw_steering = plan.features.sw_steering;
+    info.rx_cksum_offload = plan.features.rx_ip_cksum && plan.features.rx_tcp_cksum;
+    info.tx_cksum_offload = plan.features.tx_ip_cksum && plan.features.tx_tcp_cksum;
     info.hugepages = eal.hugepages;
     // The Stacks' clock (Core::now_us(): same TSC origin), for observers on
     // other threads, e.g. the exporter's age of the oldest CLOSE-WAIT.
@@ -236,9 +231,10 @@ int run(const config::Config& cfg, const AppSetup& app) {
         "queue(s), %s, checksum offload rx %s tx %s, %s, %u mbufs/core, %s\n",
         plan.port, plan.driver.c_str(), mac, ip_str(sh.ip).c_str(), cfg.net.prefix_len,
         sh.gateway != 0 ? ip_str(sh.gateway).c_str() : "none", cores, plan.nb_rxq, plan.nb_txq,
-        plan.hw_rss ? (plan.rx_rss_hash ? "RSS (symmetric Toeplitz, NIC hash checked)"
-                                        : "RSS (symmetric Toeplitz) + software steering check")
-                    : (plan.sw_steering ? "software steering" : "single core"),
+        plan.hw_rss
+            ? (plan.features.rx_rss_hash ? "RSS (symmetric Toeplitz, NIC hash checked)"
+                                         : "RSS (symmetric Toeplitz) + software steering check")
+            : (plan.features.sw_steering ? "software steering" : "single core"),
         info.rx_cksum_offload ? "yes" : "no", info.tx_cksum_offload ? "yes" : "no",
         eal.hugepages ? "hugepages" : "no hugepages", cfg.mempool.mbufs, rte_version());
 

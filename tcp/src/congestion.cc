@@ -14,19 +14,20 @@ std::uint32_t sat_add(std::uint32_t a, std::uint32_t b) {
 
 // ---- Common -----------------------------------------------------------------
 
-void Common::init(std::uint32_t mss_bytes, std::uint32_t iw_segments) {
-  mss = std::max<std::uint32_t>(mss_bytes, 1);
+std::uint32_t Common::initial_window(std::uint32_t mss_bytes, std::uint32_t iw_segments) {
+  const std::uint32_t m = std::max<std::uint32_t>(mss_bytes, 1);
   if (iw_segments == 10) {
     // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)).
-    cwnd = std::min(10 * mss, std::max(2 * mss, 14600u));
-  } else if (mss > 2190) {
-    // RFC 5681 §3.1: IW = 2 segments for SMSS > 2190 ...
-    cwnd = 2 * mss;
-  } else if (mss > 1095) {
-    cwnd = 3 * mss;  // ... 3 for 1095 < SMSS <= 2190 ...
-  } else {
-    cwnd = 4 * mss;  // ... 4 for SMSS <= 1095.
+    return std::min(10 * m, std::max(2 * m, 14600u));
   }
+  if (m > 2190) return 2 * m;  // RFC 5681 §3.1: IW = 2 segments for SMSS > 2190 ...
+  if (m > 1095) return 3 * m;  // ... 3 for 1095 < SMSS <= 2190 ...
+  return 4 * m;                // ... 4 for SMSS <= 1095.
+}
+
+void Common::init(std::uint32_t mss_bytes, std::uint32_t iw_segments) {
+  mss = std::max<std::uint32_t>(mss_bytes, 1);
+  cwnd = initial_window(mss, iw_segments);
   ssthresh = kInfiniteSsthresh;
   abc_acc = 0;
   in_recovery = false;
@@ -203,6 +204,19 @@ void CongestionController::on_rto(std::uint32_t flight_size, TimeUs now, bool fi
   c.in_recovery = false;
   c.after_rto = true;
   c.abc_acc = 0;
+}
+
+void CongestionController::on_idle_restart(std::uint32_t iw_segments) {
+  cc::Common& c = common();
+  if (c.in_recovery) return;
+  const std::uint32_t rw = std::min(cc::Common::initial_window(c.mss, iw_segments), c.cwnd);
+  if (rw == c.cwnd) return;  // already at or below the restart window
+  // RFC 2861 §3: remember 3/4 of the window in ssthresh before reducing it.
+  c.ssthresh = std::max(c.ssthresh == cc::Common::kInfiniteSsthresh ? 0u : c.ssthresh,
+                        static_cast<std::uint32_t>((std::uint64_t{c.cwnd} * 3) / 4));
+  c.cwnd = rw;  // RFC 5681 §4.1: cwnd = RW = min(IW, cwnd)
+  c.abc_acc = 0;
+  std::visit([](auto& a) { a.on_idle(); }, algo_);
 }
 
 void CongestionController::inflate(std::uint32_t bytes) {

@@ -51,6 +51,8 @@ struct Common {
   bool after_rto = false;  // slow start after RTO: L = 1 SMSS (RFC 3465 §2.3)
 
   void init(std::uint32_t mss_bytes, std::uint32_t iw_segments);
+  // IW in bytes: RFC 6928 for iw_segments == 10, RFC 5681 §3.1 otherwise.
+  static std::uint32_t initial_window(std::uint32_t mss_bytes, std::uint32_t iw_segments);
   // RFC 5681 (2) with RFC 3465 L: returns acked bytes left over once cwnd
   // reached ssthresh (to be used by congestion avoidance).
   std::uint32_t slow_start(std::uint32_t acked);
@@ -66,6 +68,7 @@ struct NewReno {
   Common c;
   void on_ack(std::uint32_t acked, TimeUs now, TimeUs srtt);
   void on_congestion(std::uint32_t flight_size, TimeUs now);
+  void on_idle() {}
   static const char* name() { return "newreno"; }
 };
 
@@ -89,6 +92,7 @@ struct Cubic {
   void on_congestion(std::uint32_t flight_size, TimeUs now);
   // W_cubic(t) of RFC 9438 Figure 1, in segments, for the current epoch.
   double w_cubic(double t_sec) const;
+  void on_idle() { epoch_start = kNever; }  // the curve restarts with the next ACK
   static const char* name() { return "cubic"; }
 
  private:
@@ -116,6 +120,12 @@ class CongestionController {
   void on_exit_recovery();
   // RFC 5681 §3.1 (4): ssthresh as on a congestion event, cwnd = 1 SMSS.
   void on_rto(std::uint32_t flight_size, TimeUs now = 0, bool first_timeout = true);
+  // RFC 5681 §4.1: the connection sent nothing for longer than the RTO;
+  // cwnd = RW = min(IW, cwnd) before transmission restarts. ssthresh keeps
+  // max(ssthresh, 3/4 cwnd) (RFC 2861 §3, as Linux's tcp_cwnd_restart) so
+  // slow start climbs back to the old rate within a few RTTs. CUBIC starts
+  // a new epoch. No effect during recovery.
+  void on_idle_restart(std::uint32_t iw_segments);
   // RFC 6582 window inflation / deflation during non-SACK fast recovery.
   void inflate(std::uint32_t bytes);
   void deflate(std::uint32_t bytes);

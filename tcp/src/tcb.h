@@ -52,6 +52,7 @@ class Tcb final : public Connection {
   TimeUs idle_at = kNever;    // keepalive or FIN-WAIT-2
   TimeUs last_rcv = 0;        // time of the last segment received (keepalive)
   TimeUs rtt_time = 0;        // when the timed segment (rtt_seq) was sent
+  TimeUs last_data_sent = kNever;  // last data/FIN transmission (RFC 5681 §4.1 idle)
 
   RttEstimator rtt;
   CongestionController cc;

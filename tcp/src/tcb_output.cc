@@ -172,6 +172,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
     t.rtt_time = now_;
   }
   t.snd_max = seq_max(t.snd_max, seq + len + (fin ? 1u : 0u));
+  t.last_data_sent = now_;
   if (t.rtx_at == kNever || t.persist) {
     // RFC 6298 (5.1): start the timer when it is not running.
     t.persist = false;
@@ -203,6 +204,14 @@ void StackImpl::output(Tcb& t, bool force_one) {
   if (!in_state(t.state, State::kEstablished | State::kCloseWait | State::kFinWait1 |
                              State::kClosing | State::kLastAck)) {
     return;
+  }
+  // RFC 5681 §4.1: nothing sent for longer than the RTO (and nothing in
+  // flight) -> restart from RW = min(IW, cwnd), not a stale, possibly huge,
+  // cwnd that no longer reflects the path.
+  if (t.snd_max == t.snd_una && t.last_data_sent != kNever && seq_lt(t.snd_nxt, t.data_end()) &&
+      now_ - t.last_data_sent > rto(t)) {
+    t.cc.on_idle_restart(cfg_.initial_window_segments);
+    t.last_data_sent = kNever;  // once per idle period
   }
   for (;;) {
     const std::uint32_t end = t.data_end();

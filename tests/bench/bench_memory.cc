@@ -43,15 +43,19 @@
 
 #include "shardtcp/tcp/stack.h"
 #include "shardtcp/tcp/time_wait.h"
+#include "stack_driver.h"
 #include "stack_impl.h"
 #include "tcb.h"
 
 namespace shardtcp::tcp {
 namespace {
 
-constexpr Ipv4 kServerIp = 0xC6120001;  // 198.18.0.1
-constexpr Ipv4 kClientNet = 0xC6130000;  // 198.19.0.0/16: N clients x ports
-constexpr std::uint16_t kPort = 80;
+// N clients (198.19.0.0/16 x ports) of 198.18.0.1:80, ISNs across 2^32.
+using stack_driver::client_segment;
+using stack_driver::kPort;
+using stack_driver::kServerIp;
+using stack_driver::peer_isn;
+using stack_driver::tuple_of;
 
 std::size_t heap_bytes() {
   const struct mallinfo2 m = mallinfo2();
@@ -73,21 +77,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Client i: 65,536 addresses of 198.19.0.0/16 times source ports from 1024.
-FourTuple tuple_of(std::uint64_t i) {
-  FourTuple t;
-  t.local_ip = kServerIp;
-  t.local_port = kPort;
-  t.remote_ip = kClientNet + static_cast<std::uint32_t>(i & 0xFFFF);
-  t.remote_port = static_cast<std::uint16_t>(1024 + (i >> 16));
-  return t;
-}
-
-// The peer's ISN: spread over the whole space, so many cross 2^32.
-std::uint32_t peer_isn(std::uint64_t i) {
-  return static_cast<std::uint32_t>(i * 0x9E3779B1u + 0xFFFFF000u);
-}
-
 // A Linux-like client: MSS, SACK-permitted, timestamps, window scale 7.
 struct Peer {
   Stack& stack;
@@ -97,18 +86,11 @@ struct Peer {
 
   Segment seg(const FourTuple& t, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
               std::uint32_t tsecr) const {
-    Segment s;
-    s.tuple = t;
-    s.seq = seq;
-    s.ack = ack;
-    s.flags = flags;
-    s.window = (flags & kSyn) ? 64240 : 502;
+    Segment s = client_segment(t, flags, seq, ack, (flags & kSyn) ? 64240 : 502);
     s.opts.has_timestamps = true;
     s.opts.ts_val = static_cast<std::uint32_t>(now / kUsPerMs);
     s.opts.ts_ecr = tsecr;
     if (flags & kSyn) {
-      s.opts.has_mss = true;
-      s.opts.mss = 1460;
       s.opts.sack_permitted = true;
       s.opts.has_wscale = true;
       s.opts.wscale = 7;
@@ -119,12 +101,7 @@ struct Peer {
   // The one segment the last call produced (or a zeroed one, counted).
   OutSegment take_one() {
     OutSegment o{};
-    if (stack.output().size() == 1) {
-      o = stack.output().front();
-    } else {
-      ++failures;
-    }
-    stack.clear_output();
+    if (!stack_driver::take_one(stack, o)) ++failures;
     return o;
   }
 
@@ -183,6 +160,17 @@ void add_row(std::uint64_t n, const std::string& what, double bytes_per, double 
   std::fflush(stdout);
 }
 
+// A Stack listening on kServerIp:kPort, at the Peer's virtual time; accepted
+// connections go to `conns` (reserved by the caller: never reallocates).
+std::unique_ptr<Stack> listening_stack(const TcpConfig& cfg, TcpCounters& ctr,
+                                       std::vector<Connection*>& conns) {
+  auto stack = std::make_unique<Stack>(cfg, ctr, 0, 1000 * kUsPerSec);
+  Handlers h;
+  h.on_accept = on_accept;
+  stack->listen(kPort, h, &conns, kServerIp);
+  return stack;
+}
+
 // Tcb storage as the engine's pool allocates it: slabs of 256.
 double tcb_slab_bytes_per(std::uint64_t n) {
   const std::uint64_t slabs = (n + 255) / 256;
@@ -216,10 +204,7 @@ void scenario_established(std::uint64_t n) {
   TcpCounters ctr;
   std::vector<Connection*> conns;
   conns.reserve(n);  // bench bookkeeping, allocated before the baseline
-  auto stack = std::make_unique<Stack>(cfg, ctr, 0, 1000 * kUsPerSec);
-  Handlers h;
-  h.on_accept = on_accept;
-  stack->listen(kPort, h, &conns, kServerIp);
+  auto stack = listening_stack(cfg, ctr, conns);
   Peer peer{*stack};
 
   const std::size_t heap0 = heap_bytes();
@@ -266,10 +251,7 @@ void scenario_time_wait(std::uint64_t n) {
   TcpCounters ctr;
   std::vector<Connection*> conns;
   conns.reserve(1);
-  auto stack = std::make_unique<Stack>(cfg, ctr, 0, 1000 * kUsPerSec);
-  Handlers h;
-  h.on_accept = on_accept;
-  stack->listen(kPort, h, &conns, kServerIp);
+  auto stack = listening_stack(cfg, ctr, conns);
   Peer peer{*stack};
 
   const std::size_t heap0 = heap_bytes();

@@ -7,27 +7,24 @@
 #include <cstdint>
 #include <string>
 
+#include "sim_fixture.h"
 #include "sim_net.h"
 
 namespace shardtcp::tcp::sim {
 namespace {
 
 TcpConfig cfg_for(std::uint64_t seed) {
-  TcpConfig cfg;
-  cfg.isn_secret[0] = splitmix64(seed);
-  cfg.isn_secret[1] = splitmix64(seed + 7) | 1;
+  TcpConfig cfg = seeded_config(seed, seed + 7);
   cfg.syn_retries = 3;
   cfg.max_retries = 5;
   return cfg;
 }
 
-LinkProfile lossy_link() {
-  LinkProfile p;
-  p.name = "lossy";
-  p.loss = 0.02;
-  p.dup = 0.01;
+// The standard lossy link with less reordering and no jitter.
+LinkProfile failure_link() {
+  LinkProfile p = lossy_link();
   p.reorder = 0.02;
-  p.corrupt = 0.01;
+  p.jitter = 0;
   return p;
 }
 
@@ -73,7 +70,7 @@ TEST(SimFailure, ConnectTimesOut) {  // SYN retransmission with backoff, then gi
 
 TEST(SimFailure, PeerVanishesMidTransfer) {  // retries exhausted (max_retries)
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    Sim sim(cfg_for(seed), lossy_link(), seed);
+    Sim sim(cfg_for(seed), failure_link(), seed);
     Endpoint* c = sim.add_connection(10u << 20, 10u << 20, Endpoint::Style::kShutdown,
                                      Endpoint::Style::kShutdown);
     sim.run(100 * kUsPerMs);  // mid-transfer
@@ -91,7 +88,7 @@ TEST(SimFailure, PeerVanishesMidTransfer) {  // retries exhausted (max_retries)
 
 TEST(SimFailure, ClientAbortsServerSeesReset) {  // abort(): RST, freed at once
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    Sim sim(cfg_for(seed), seed <= 3 ? LinkProfile{} : lossy_link(), seed);
+    Sim sim(cfg_for(seed), seed <= 3 ? LinkProfile{} : failure_link(), seed);
     Endpoint* c =
         sim.add_connection(0, 1u << 20, Endpoint::Style::kShutdown, Endpoint::Style::kShutdown);
     c->abort_after = 100 * 1024;
@@ -111,7 +108,7 @@ TEST(SimFailure, ClientAbortsServerSeesReset) {  // abort(): RST, freed at once
 
 TEST(SimFailure, CloseWithDataArrivingSendsRst) {  // RFC 9293 §3.10.4, RFC 2525
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    Sim sim(cfg_for(seed), seed <= 3 ? LinkProfile{} : lossy_link(), seed);
+    Sim sim(cfg_for(seed), seed <= 3 ? LinkProfile{} : failure_link(), seed);
     Endpoint* c =
         sim.add_connection(1u << 20, 0, Endpoint::Style::kShutdown, Endpoint::Style::kShutdown);
     sim.endpoints()[1]->close_on_establish = true;  // server closes, client keeps sending

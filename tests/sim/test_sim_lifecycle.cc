@@ -7,28 +7,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "sim_fixture.h"
 #include "sim_net.h"
 
 namespace shardtcp::tcp::sim {
 namespace {
 
-TcpConfig base_cfg(std::uint64_t seed) {
-  TcpConfig cfg;
-  cfg.isn_secret[0] = splitmix64(seed + 100);
-  cfg.isn_secret[1] = splitmix64(seed + 200) | 1;
-  return cfg;
-}
-
-LinkProfile lossy_link() {
-  LinkProfile p;
-  p.name = "lossy";
-  p.loss = 0.02;
-  p.dup = 0.01;
-  p.reorder = 0.03;
-  p.corrupt = 0.01;
-  p.jitter = 1 * kUsPerMs;
-  return p;
-}
+TcpConfig base_cfg(std::uint64_t seed) { return seeded_config(seed + 100, seed + 200); }
 
 // The server closes first (TIME-WAIT on the server); the client reconnects
 // from the SAME port as soon as it is closed, while the server still holds

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "shardtcp/tcp/isn.h"
+#include "sim_fixture.h"
 #include "sim_net.h"
 
 namespace shardtcp::tcp::sim {
@@ -26,52 +27,32 @@ namespace {
 constexpr TimeUs kLimit = 900 * kUsPerSec;  // virtual time per run
 
 TcpConfig sim_config(std::uint64_t seed, CongestionControl cc = CongestionControl::kCubic) {
-  TcpConfig cfg;
+  TcpConfig cfg = seeded_config(seed, seed + 1);
   // Default MSL (30 s): TIME-WAIT must outlast the peer's backed-off FIN
   // retransmissions, or a lost last ACK ends in RST (as on any TCP).
   cfg.msl = 30 * kUsPerSec;
-  cfg.isn_secret[0] = splitmix64(seed);  // deterministic ISNs per seed
-  cfg.isn_secret[1] = splitmix64(seed + 1) | 1;
   cfg.congestion_control = cc;
   return cfg;
 }
 
-LinkProfile clean() {
-  LinkProfile p;
-  p.name = "clean";
-  return p;
-}
-LinkProfile lossy() {
-  LinkProfile p;
-  p.name = "lossy";
-  p.loss = 0.02;
-  p.dup = 0.01;
-  p.reorder = 0.03;
-  p.corrupt = 0.01;
-  p.jitter = 1 * kUsPerMs;
-  return p;
-}
+LinkProfile clean() { return LinkProfile{.name = "clean"}; }
 LinkProfile harsh() {
-  LinkProfile p;
-  p.name = "harsh";
-  p.loss = 0.10;
-  p.dup = 0.05;
-  p.reorder = 0.10;
-  p.corrupt = 0.05;
-  p.jitter = 2 * kUsPerMs;
-  p.reorder_delay = 50 * kUsPerMs;
-  return p;
+  return LinkProfile{.name = "harsh",
+                     .loss = 0.10,
+                     .dup = 0.05,
+                     .reorder = 0.10,
+                     .corrupt = 0.05,
+                     .jitter = 2 * kUsPerMs,
+                     .reorder_delay = 50 * kUsPerMs};
 }
 // A 10 MB/s bottleneck with a 64 KB queue: congestion losses, not random ones.
 LinkProfile bottleneck() {
-  LinkProfile p;
-  p.name = "bottleneck";
-  p.delay = 10 * kUsPerMs;
-  p.bandwidth = 10'000'000;
-  p.queue_bytes = 64 * 1024;
-  p.loss = 0.001;
-  p.reorder = 0.01;
-  return p;
+  return LinkProfile{.name = "bottleneck",
+                     .loss = 0.001,
+                     .reorder = 0.01,
+                     .delay = 10 * kUsPerMs,
+                     .bandwidth = 10'000'000,
+                     .queue_bytes = 64 * 1024};
 }
 
 struct Case {
@@ -196,18 +177,18 @@ constexpr std::uint64_t kM = 1024 * 1024;
 // ---- small transfers, many seeds ------------------------------------------------
 
 TEST(SimSmall, ZeroBytesClean) { run_case({"0B clean", 0, 0, clean(), 5}); }
-TEST(SimSmall, ZeroBytesLossy) { run_case({"0B lossy", 0, 0, lossy(), 50}); }
+TEST(SimSmall, ZeroBytesLossy) { run_case({"0B lossy", 0, 0, lossy_link(), 50}); }
 TEST(SimSmall, ZeroBytesHarsh) { run_case({"0B harsh", 0, 0, harsh(), 50}); }
-TEST(SimSmall, OneByteClientToServer) { run_case({"1B c2s", 1, 0, lossy(), 50}); }
-TEST(SimSmall, OneByteServerToClient) { run_case({"1B s2c", 0, 1, lossy(), 50}); }
+TEST(SimSmall, OneByteClientToServer) { run_case({"1B c2s", 1, 0, lossy_link(), 50}); }
+TEST(SimSmall, OneByteServerToClient) { run_case({"1B s2c", 0, 1, lossy_link(), 50}); }
 TEST(SimSmall, OneByteBothWays) { run_case({"1B both", 1, 1, harsh(), 50}); }
 TEST(SimSmall, OneKbClientToServer) { run_case({"1K c2s", kK, 0, harsh(), 50}); }
 TEST(SimSmall, OneKbServerToClient) { run_case({"1K s2c", 0, kK, harsh(), 50}); }
-TEST(SimSmall, OneKbBothWays) { run_case({"1K both", kK, kK, lossy(), 50}); }
+TEST(SimSmall, OneKbBothWays) { run_case({"1K both", kK, kK, lossy_link(), 50}); }
 TEST(SimSmall, RequestResponseCloseAfterPeerFin) {
   // Client sends a request and half-closes; the server answers and close()s
   // once it has the client's FIN (the HTTP/1.0 pattern).
-  Case c{"req/resp close", 300, 5 * kK, lossy(), 50};
+  Case c{"req/resp close", 300, 5 * kK, lossy_link(), 50};
   c.server_style = Endpoint::Style::kCloseAfterPeerFin;
   run_case(c);
 }
@@ -220,15 +201,15 @@ TEST(SimSmall, BothCloseAfterPeerFin) {
   run_case(c);
 }
 TEST(SimSmall, SeveralConcurrentConnections) {
-  Case c{"4 conns", 3 * kK, 7 * kK, lossy(), 20};
+  Case c{"4 conns", 3 * kK, 7 * kK, lossy_link(), 20};
   c.connections = 4;
   run_case(c);
 }
 
 // ---- medium and large ------------------------------------------------------------
 
-TEST(SimMedium, HundredKbClientToServer) { run_case({"100K c2s", 100 * kK, 0, lossy(), 20}); }
-TEST(SimMedium, HundredKbServerToClient) { run_case({"100K s2c", 0, 100 * kK, lossy(), 20}); }
+TEST(SimMedium, HundredKbClientToServer) { run_case({"100K c2s", 100 * kK, 0, lossy_link(), 20}); }
+TEST(SimMedium, HundredKbServerToClient) { run_case({"100K s2c", 0, 100 * kK, lossy_link(), 20}); }
 TEST(SimMedium, HundredKbBothWaysHarsh) {
   run_case({"100K both", 100 * kK, 100 * kK, harsh(), 10});
 }
@@ -238,16 +219,16 @@ TEST(SimMedium, HundredKbClean) {
   run_case(c);
 }
 TEST(SimMedium, HundredKbNewReno) {
-  Case c{"100K newreno", 100 * kK, 100 * kK, lossy(), 10};
+  Case c{"100K newreno", 100 * kK, 100 * kK, lossy_link(), 10};
   c.cc = CongestionControl::kNewReno;
   run_case(c);
 }
-TEST(SimLarge, OneMbClientToServer) { run_case({"1M c2s", kM, 0, lossy(), 5}); }
-TEST(SimLarge, OneMbServerToClient) { run_case({"1M s2c", 0, kM, lossy(), 5}); }
+TEST(SimLarge, OneMbClientToServer) { run_case({"1M c2s", kM, 0, lossy_link(), 5}); }
+TEST(SimLarge, OneMbServerToClient) { run_case({"1M s2c", 0, kM, lossy_link(), 5}); }
 TEST(SimLarge, OneMbBothWaysBottleneck) { run_case({"1M both", kM, kM, bottleneck(), 3}); }
-TEST(SimLarge, TenMbClientToServer) { run_case({"10M c2s", 10 * kM, 0, lossy(), 2}); }
+TEST(SimLarge, TenMbClientToServer) { run_case({"10M c2s", 10 * kM, 0, lossy_link(), 2}); }
 TEST(SimLarge, TenMbServerToClient) { run_case({"10M s2c", 0, 10 * kM, bottleneck(), 2}); }
-TEST(SimLarge, TenMbBothWays) { run_case({"10M both", 10 * kM, 10 * kM, lossy(), 1}); }
+TEST(SimLarge, TenMbBothWays) { run_case({"10M both", 10 * kM, 10 * kM, lossy_link(), 1}); }
 
 TEST(SimLarge, TenMbCleanNoRetransmissions) {
   // No loss, no reordering: any retransmission is spurious (RTO estimate,
@@ -272,7 +253,7 @@ TEST(SimWrap, ServerIsnNearWrapClean) {
   run_case(c);
 }
 TEST(SimWrap, ClientIsnNearWrapLossy) {
-  Case c{"wrap client lossy", kM, kM, lossy(), 10};
+  Case c{"wrap client lossy", kM, kM, lossy_link(), 10};
   c.wrap = 1;
   run_case(c);
 }
@@ -285,22 +266,22 @@ TEST(SimWrap, ServerIsnNearWrapHarsh) {
 // ---- option negotiation and buffer sizes ---------------------------------------
 
 TEST(SimOptions, NoSack) {
-  Case c{"no sack", 300 * kK, 300 * kK, lossy(), 10};
+  Case c{"no sack", 300 * kK, 300 * kK, lossy_link(), 10};
   c.tweak = [](TcpConfig& a, TcpConfig&) { a.sack = false; };
   run_case(c);
 }
 TEST(SimOptions, NoTimestamps) {
-  Case c{"no timestamps", 300 * kK, 300 * kK, lossy(), 10};
+  Case c{"no timestamps", 300 * kK, 300 * kK, lossy_link(), 10};
   c.tweak = [](TcpConfig&, TcpConfig& b) { b.timestamps = false; };
   run_case(c);
 }
 TEST(SimOptions, NoWindowScaling) {
-  Case c{"no wscale", 300 * kK, 300 * kK, lossy(), 10};
+  Case c{"no wscale", 300 * kK, 300 * kK, lossy_link(), 10};
   c.tweak = [](TcpConfig& a, TcpConfig&) { a.window_scaling = false; };
   run_case(c);
 }
 TEST(SimOptions, NothingNegotiatedNewReno) {
-  Case c{"bare", 300 * kK, 300 * kK, lossy(), 10};
+  Case c{"bare", 300 * kK, 300 * kK, lossy_link(), 10};
   c.cc = CongestionControl::kNewReno;
   c.tweak = [](TcpConfig& a, TcpConfig& b) {
     for (TcpConfig* x : {&a, &b}) {
@@ -312,14 +293,14 @@ TEST(SimOptions, NothingNegotiatedNewReno) {
   run_case(c);
 }
 TEST(SimOptions, DifferentMss) {
-  Case c{"mss 536/1460", 200 * kK, 200 * kK, lossy(), 10};
+  Case c{"mss 536/1460", 200 * kK, 200 * kK, lossy_link(), 10};
   c.tweak = [](TcpConfig& a, TcpConfig&) { a.mss = 536; };
   run_case(c);
 }
 TEST(SimOptions, TinyBuffers) {
   // 4 KB send and receive buffers: window-limited, many on_writable rounds,
   // silly window avoidance on both sides.
-  Case c{"tiny buffers", 200 * kK, 200 * kK, lossy(), 10};
+  Case c{"tiny buffers", 200 * kK, 200 * kK, lossy_link(), 10};
   c.tweak = [](TcpConfig& a, TcpConfig& b) {
     for (TcpConfig* x : {&a, &b}) {
       x->snd_buf = 4096;
@@ -329,7 +310,7 @@ TEST(SimOptions, TinyBuffers) {
   run_case(c);
 }
 TEST(SimOptions, NagleOn) {
-  Case c{"nagle", 50 * kK, 50 * kK, lossy(), 10};
+  Case c{"nagle", 50 * kK, 50 * kK, lossy_link(), 10};
   c.tweak = [](TcpConfig& a, TcpConfig& b) { a.nagle = b.nagle = true; };
   run_case(c);
 }
@@ -342,7 +323,7 @@ TEST(SimOpen, SimultaneousOpenClean) {
   run_case(c);
 }
 TEST(SimOpen, SimultaneousOpenLossy) {
-  Case c{"simultaneous open lossy", 10 * kK, 10 * kK, lossy(), 20};
+  Case c{"simultaneous open lossy", 10 * kK, 10 * kK, lossy_link(), 20};
   c.simultaneous = true;
   run_case(c);
 }

@@ -562,6 +562,10 @@ def main():
                     help="s without SYN-ACK retransmission after a RST in SYN-RECEIVED")
     ap.add_argument("--persist-wait", type=float, default=8.0, help="s to wait for zero-window probes")
     args = ap.parse_args()
+    # The second set (options, SYN-RECEIVED, PAWS, SACK, TIME-WAIT, ...).
+    # Imported here: checks2 imports this file as the module `probe`.
+    from checks2 import CHECKS2
+    CHECKS.extend(c for c in CHECKS2 if c not in CHECKS)
     if args.list:
         for name, fn in CHECKS:
             print(f"{name:36s} {fn.__doc__.split(chr(10))[0]}")

@@ -21,6 +21,17 @@ if [[ $standalone -eq 1 && $target == linux ]]; then
   source "$here/../lib.sh"
   trap 'bash "$STCP_IT_DIR/fixture.sh" stop >/dev/null 2>&1 || true' EXIT
   bash "$STCP_IT_DIR/fixture.sh" start || exit 1
+  # RFC 1337: Linux's default (tcp_rfc1337=0) lets a RST kill TIME-WAIT;
+  # the probe checks the RFC behaviour, which Linux has behind this sysctl.
+  dp sysctl -qw net.ipv4.tcp_rfc1337=1 >/dev/null
+  # RFC 5681 reference: the host default may be BBR, which has no RFC 5681
+  # §4.1 restart window (and paces instead of slow start). CUBIC or Reno
+  # follow RFC 5681 for slow start and idle restart; a non-initial namespace
+  # may only pick from net.ipv4.tcp_allowed_congestion_control (often Reno).
+  dp sysctl -qw net.ipv4.tcp_congestion_control=cubic >/dev/null 2>&1 ||
+    dp sysctl -qw net.ipv4.tcp_congestion_control=reno >/dev/null 2>&1 ||
+    echo "probe.sh: neither cubic nor reno allowed for the Linux reference" >&2
+  dp sysctl -qw net.ipv4.tcp_slow_start_after_idle=1 >/dev/null
 else
   source "$here/../lib.sh"
   require_server

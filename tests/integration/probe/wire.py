@@ -199,13 +199,14 @@ class Conn:
         self.ts_on = False
         self.tsval = random.randint(1, 1 << 30)
         self.ts_recent = 0  # the server's latest TSval
+        self.sent_tsvals = {self.tsval}  # every TSval we sent (the SYN's included)
 
     def close(self):
         self.ep.unregister(self.sport)
 
     # ---- sending ----------------------------------------------------------
     def send(self, flags, seq=None, ack=None, data=b"", win=65535, options=None, chksum=None,
-             tsval=None, ip_chksum=None, urgptr=0):
+             tsval=None, ip_chksum=None, urgptr=0, ip_options=None, trailer=b""):
         seq = self.snd_nxt if seq is None else seq
         if ack is None:
             ack = self.rcv_nxt if (flags & ACK and self.rcv_nxt is not None) else 0
@@ -214,13 +215,15 @@ class Conn:
                 self.tsval += 1
                 tsval = self.tsval
             options = [("NOP", None), ("NOP", None), ("Timestamp", (tsval, self.ts_recent))]
+            self.sent_tsvals.add(tsval)
         frame = (Ether(dst=self.ep.server_mac, src=self.ep.my_mac)
                  / IP(src=self.ep.my_ip, dst=self.ep.server_ip, ttl=64, id=random.getrandbits(16),
-                      chksum=ip_chksum)
+                      chksum=ip_chksum, options=ip_options or [])
                  / TCP(sport=self.sport, dport=self.dport, seq=seq, ack=ack, flags=flags,
                        window=win, options=options or [], chksum=chksum, urgptr=urgptr)
                  / data)
-        self.ep.send_frame(frame)
+        # trailer: bytes after the IP datagram (Ethernet padding), not part of it.
+        self.ep.send_frame(bytes(frame) + trailer)
         return seq
 
     def send_data(self, data, flags=PSH | ACK, win=65535, advance=True):

@@ -18,13 +18,16 @@
 #include <memory>
 
 #include "shardtcp/tcp/stack.h"
+#include "stack_driver.h"
 
 namespace shardtcp::tcp {
 namespace {
 
-constexpr Ipv4 kServerIp = 0xC6120001;   // 198.18.0.1
-constexpr Ipv4 kClientNet = 0xC6130000;  // 198.19.0.0/16
-constexpr std::uint16_t kPort = 80;
+// N clients (198.19.0.0/16 x ports) of 198.18.0.1:80, ISNs across 2^32.
+using stack_driver::kPort;
+using stack_driver::kServerIp;
+using stack_driver::peer_isn;
+using stack_driver::tuple_of;
 constexpr TimeUs kTick = 1 * kUsPerMs;  // the engine's timer resolution
 constexpr TimeUs kT0 = 1000 * kUsPerSec;
 
@@ -34,20 +37,6 @@ std::uint64_t entries_wanted() {
     if (n > 0) return n;
   }
   return 1'000'000;
-}
-
-FourTuple tuple_of(std::uint64_t i) {
-  FourTuple t;
-  t.local_ip = kServerIp;
-  t.local_port = kPort;
-  t.remote_ip = kClientNet + static_cast<std::uint32_t>(i & 0xFFFF);
-  t.remote_port = static_cast<std::uint16_t>(1024 + (i >> 16));
-  return t;
-}
-
-// Peer ISNs spread over the sequence space: many connections cross 2^32.
-std::uint32_t peer_isn(std::uint64_t i) {
-  return static_cast<std::uint32_t>(i * 0x9E3779B1u + 0xFFFFF000u);
 }
 
 struct App {
@@ -88,26 +77,11 @@ class ScaleTimeWait : public ::testing::Test {
   }
 
   Segment seg(std::uint64_t i, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack) const {
-    Segment s;
-    s.tuple = tuple_of(i);
-    s.seq = seq;
-    s.ack = ack;
-    s.flags = flags;
-    s.window = 65535;
-    if (flags & kSyn) {
-      s.opts.has_mss = true;
-      s.opts.mss = 1460;
-    }
-    return s;
+    return stack_driver::client_segment(tuple_of(i), flags, seq, ack, 65535);
   }
 
   // Exactly one segment came out; returns it and clears the output.
-  bool take_one(OutSegment& o) {
-    const bool one = stack_->output().size() == 1;
-    if (one) o = stack_->output().front();
-    stack_->clear_output();
-    return one;
-  }
+  bool take_one(OutSegment& o) { return stack_driver::take_one(*stack_, o); }
 
   // SYN, SYN-ACK, ACK, our close() -> FIN, peer FIN+ACK -> TIME-WAIT, our ACK.
   // Returns false on the first deviation (so a 1 M loop does not print 1 M
