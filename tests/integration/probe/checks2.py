@@ -981,3 +981,56 @@ CHECKS2 += [
     ("timestamps_missing_tolerated", check_ts_missing_tolerated),
     ("syn_out_of_window_challenge_ack", check_syn_out_of_window),
 ]
+
+
+def check_loss_window_after_rto(ctx):
+    """RFC 5681 §3.1 / RFC 6298 (5.4): on an RTO the server retransmits one
+    segment (loss window = 1 SMSS) and waits; after our ACK of it, slow start
+    allows about two more (never the old window again)."""
+    c = ctx.conn()
+    c.handshake()
+    c.send_data(P.get_bytes(30000))
+    first = c.expect(lambda s: len(s.payload) > 0, 2.0)
+    if first is None:
+        return False, f"no response data: {P.history(c)}"
+    burst = [s for s in [first] + c.collect(0.1) if s.payload]
+    rtx = c.expect(lambda s: s.payload and s.seq == first.seq, ctx.args.rto_wait)
+    if rtx is None:
+        return False, f"no RTO retransmission: {P.history(c)}"
+    extra = [s for s in c.collect(0.1) if s.payload]
+    # ACK the retransmitted segment (a sender may repacketize it) only.
+    c.rcv_nxt = seq_add(rtx.seq, len(rtx.payload))
+    c.send(ACK)
+    after = [s for s in c.collect(0.1) if s.payload]
+    ok = len(burst) >= 3 and not extra and 1 <= len(after) <= 3
+    return ok, (f"first flight {len(burst)} segments; after the RTO: 1 + {len(extra)} more before our ACK "
+                f"(want 0); after ACKing it: {len(after)} segments (want 1..3)")
+
+
+def check_rto_3s_after_synack_timeout(ctx):
+    """RFC 6298 (5.7): if the SYN-ACK timed out and no RTT sample exists
+    (no timestamps, Karn), the RTO for data is reset to 3 s: the first data
+    retransmission comes >= 2.5 s after the original, not after ~200 ms."""
+    c = ctx.conn()
+    c.syn()
+    sa = c.wait_synack()
+    again = c.expect(lambda s: s.has(SYN), 3.0)
+    if again is None:
+        return False, f"no SYN-ACK retransmission: {P.history(c)}"
+    c.send(ACK)
+    c.send_data(P.REQ)
+    first = c.expect(lambda s: len(s.payload) > 0, 2.0)
+    if first is None:
+        return False, f"no response data: {P.history(c)}"
+    rtx = c.expect(lambda s: s.payload and s.seq == first.seq, 5.0)
+    gap = rtx.t - first.t if rtx is not None else None
+    c.rcv_nxt = seq_add(first.seq, len(first.payload))
+    ok = gap is not None and gap >= 2.5
+    return ok, (f"SYN-ACK retransmitted; first data retransmission after "
+                f"{'none in 5 s' if gap is None else f'{gap:.2f}s'} (want >= 2.5 s, RTO 3 s)")
+
+
+CHECKS2 += [
+    ("loss_window_after_rto", check_loss_window_after_rto),
+    ("rto_3s_after_synack_timeout", check_rto_3s_after_synack_timeout),
+]
