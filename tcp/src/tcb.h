@@ -47,11 +47,11 @@ class Tcb final : public Connection {
   TimeUs close_wait_since = 0;
 
   // --- timers (kNever = not pending) --------------------------------------
-  TimeUs rtx_at = kNever;     // RTO, SYN(-ACK) retransmission or persist
-  TimeUs delack_at = kNever;  // delayed ACK
-  TimeUs idle_at = kNever;    // keepalive or FIN-WAIT-2
-  TimeUs last_rcv = 0;        // time of the last segment received (keepalive)
-  TimeUs rtt_time = 0;        // when the timed segment (rtt_seq) was sent
+  TimeUs rtx_at = kNever;          // RTO, SYN(-ACK) retransmission or persist
+  TimeUs delack_at = kNever;       // delayed ACK
+  TimeUs idle_at = kNever;         // keepalive or FIN-WAIT-2
+  TimeUs last_rcv = 0;             // time of the last segment received (keepalive)
+  TimeUs rtt_time = 0;             // when the timed segment (rtt_seq) was sent
   TimeUs last_data_sent = kNever;  // last data/FIN transmission (RFC 5681 §4.1 idle)
 
   RttEstimator rtt;
@@ -93,13 +93,13 @@ class Tcb final : public Connection {
   std::uint8_t persist_shift = 0;  // persist timer backoff
 
   // --- flags ---------------------------------------------------------------
-  bool ts_ok : 1 = false;       // timestamps negotiated (RFC 7323)
+  bool ts_ok : 1 = false;         // timestamps negotiated (RFC 7323)
   bool rtx_ts_valid : 1 = false;  // ts_last_rtx is set
-  bool ws_ok : 1 = false;       // window scaling negotiated (RFC 7323 §2)
-  bool sack_ok : 1 = false;     // SACK permitted both ways (RFC 2018)
-  bool fin_queued : 1 = false;  // close()/shutdown() asked for a FIN
-  bool orphan : 1 = false;      // close() called: no more on_data
-  bool app_owned : 1 = false;   // handed to the application (on_closed owed)
+  bool ws_ok : 1 = false;         // window scaling negotiated (RFC 7323 §2)
+  bool sack_ok : 1 = false;       // SACK permitted both ways (RFC 2018)
+  bool fin_queued : 1 = false;    // close()/shutdown() asked for a FIN
+  bool orphan : 1 = false;        // close() called: no more on_data
+  bool app_owned : 1 = false;     // handed to the application (on_closed owed)
   bool want_writable : 1 = false;
   bool nagle : 1 = false;
   bool keepalive : 1 = false;

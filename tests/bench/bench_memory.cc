@@ -231,12 +231,13 @@ void scenario_established(std::uint64_t n) {
   }
   stack->poll(peer.now);  // reaps the last released Tcbs; nothing has expired
   const std::size_t heap2 = heap_bytes();
-  std::printf("  to TIME-WAIT in %.1f s; TIME-WAIT gauge %" PRId64 ", entries %zu, "
+  std::printf("  to TIME-WAIT in %.1f s; TIME-WAIT gauge %" PRId64
+              ", entries %zu, "
               "connections %zu, failures %" PRIu64 "\n",
               seconds_since(t0), ctr.in(State::kTimeWait).get(), stack->time_wait_count(),
               stack->connection_count(), peer.failures);
-  const double per_tw = (static_cast<double>(heap2) - static_cast<double>(heap1)) /
-                        static_cast<double>(n);
+  const double per_tw =
+      (static_cast<double>(heap2) - static_cast<double>(heap1)) / static_cast<double>(n);
   add_row(n, "TIME-WAIT added on top (Tcb pool kept)", per_tw, 0);
   stack.reset();
   std::printf("  heap after the Stack is destroyed: %+.1f MB vs baseline\n",
@@ -283,8 +284,7 @@ void scenario_time_wait(std::uint64_t n) {
 
 void print_sizes() {
   std::printf("Static sizes (bytes):\n");
-  std::printf("  sizeof(Tcb)                  %4zu  (budget 512 incl. table share)\n",
-              sizeof(Tcb));
+  std::printf("  sizeof(Tcb)                  %4zu  (budget 512 incl. table share)\n", sizeof(Tcb));
   std::printf("    TcbTimer (wheel node)      %4zu\n", sizeof(TcbTimer));
   std::printf("    RttEstimator               %4zu\n", sizeof(RttEstimator));
   std::printf("    CongestionController       %4zu  (variant<NewReno %zu, Cubic %zu>)\n",
@@ -332,7 +332,8 @@ int main(int argc, char** argv) {
     if (estimate_a(n) < avail / 2) {
       scenario_established(n);
     } else {
-      std::printf("\n[A] N = %" PRIu64 ": SKIPPED: needs ~%.1f GB, MemAvailable %.1f GB "
+      std::printf("\n[A] N = %" PRIu64
+                  ": SKIPPED: needs ~%.1f GB, MemAvailable %.1f GB "
                   "(limit: half of it on this shared machine)\n",
                   n, static_cast<double>(estimate_a(n)) / 1e9, static_cast<double>(avail) / 1e9);
     }

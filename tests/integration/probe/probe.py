@@ -13,6 +13,11 @@ wire.py), so it needs no firewall rules. The server must speak HTTP/1.1:
 close after the response, and it closes when the client half-closes.
 Every check uses a fresh connection and aborts it with an exact-sequence RST
 afterwards, so nothing is left behind on the server.
+
+A second set of checks (options, SYN-RECEIVED, PAWS, SACK, TIME-WAIT,
+congestion control, IP-level) lives in checks2.py and checks3.py; CHECKS.md lists them and
+the Linux settings the reference needs where Linux's defaults differ from
+the RFCs.
 """
 import argparse
 import os
@@ -565,7 +570,8 @@ def main():
     # The second set (options, SYN-RECEIVED, PAWS, SACK, TIME-WAIT, ...).
     # Imported here: checks2 imports this file as the module `probe`.
     from checks2 import CHECKS2
-    CHECKS.extend(c for c in CHECKS2 if c not in CHECKS)
+    from checks3 import CHECKS3
+    CHECKS.extend(c for c in CHECKS2 + CHECKS3 if c not in CHECKS)
     if args.list:
         for name, fn in CHECKS:
             print(f"{name:36s} {fn.__doc__.split(chr(10))[0]}")

@@ -21,7 +21,7 @@ TEST_P(RestartWindowCc, IdleRestartCutsCwndToIwAndRemembersThreeQuarters) {
   const std::uint32_t big = cc.cwnd();
   ASSERT_EQ(big, 40'000u);
   cc.on_idle_restart(10);
-  EXPECT_EQ(cc.cwnd(), 10'000u);     // RW = min(IW, cwnd), RFC 5681 §4.1
+  EXPECT_EQ(cc.cwnd(), 10'000u);      // RW = min(IW, cwnd), RFC 5681 §4.1
   EXPECT_EQ(cc.ssthresh(), 30'000u);  // 3/4 of the old cwnd (RFC 2861 §3)
   EXPECT_TRUE(cc.in_slow_start());
   // A window already below IW is left alone.

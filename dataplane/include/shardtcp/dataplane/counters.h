@@ -16,17 +16,17 @@ using tcp::Gauge;
 
 // Drop sites below TCP (TCP drops are tcp::DropReason).
 enum class L3DropReason : std::uint8_t {
-  kNotIpv4OrArp,     // other ethertypes
+  kNotIpv4OrArp,  // other ethertypes
   kEthTooShort,
   kArpMalformed,
   kArpNotForUs,
   kIpBadVersion,
   kIpBadHeaderLen,
-  kIpBadTotalLen,    // total length vs frame
+  kIpBadTotalLen,  // total length vs frame
   kIpBadChecksum,
-  kIpFragment,       // fragments are not reassembled
+  kIpFragment,  // fragments are not reassembled
   kIpNotForUs,
-  kIpBadProto,       // not TCP/ICMP
+  kIpBadProto,  // not TCP/ICMP
   kIcmpMalformed,
   kArpUnresolved,    // tx dropped: no ARP entry (queue full / resolution failed)
   kTxFull,           // tx ring did not take the packet
@@ -41,26 +41,46 @@ inline constexpr int kNumL3DropReasons = static_cast<int>(L3DropReason::kCount);
 
 constexpr std::string_view to_string(L3DropReason r) {
   switch (r) {
-    case L3DropReason::kNotIpv4OrArp: return "not_ipv4_or_arp";
-    case L3DropReason::kEthTooShort: return "eth_too_short";
-    case L3DropReason::kArpMalformed: return "arp_malformed";
-    case L3DropReason::kArpNotForUs: return "arp_not_for_us";
-    case L3DropReason::kIpBadVersion: return "ip_bad_version";
-    case L3DropReason::kIpBadHeaderLen: return "ip_bad_header_len";
-    case L3DropReason::kIpBadTotalLen: return "ip_bad_total_len";
-    case L3DropReason::kIpBadChecksum: return "ip_bad_checksum";
-    case L3DropReason::kIpFragment: return "ip_fragment";
-    case L3DropReason::kIpNotForUs: return "ip_not_for_us";
-    case L3DropReason::kIpBadProto: return "ip_bad_proto";
-    case L3DropReason::kIcmpMalformed: return "icmp_malformed";
-    case L3DropReason::kArpUnresolved: return "arp_unresolved";
-    case L3DropReason::kTxFull: return "tx_full";
-    case L3DropReason::kNoMbuf: return "no_mbuf";
-    case L3DropReason::kSteerRingFull: return "steer_ring_full";
-    case L3DropReason::kIcmpUnsupported: return "icmp_unsupported";
-    case L3DropReason::kNoRoute: return "no_route";
-    case L3DropReason::kMultiSegment: return "multi_segment";
-    case L3DropReason::kCount: break;
+    case L3DropReason::kNotIpv4OrArp:
+      return "not_ipv4_or_arp";
+    case L3DropReason::kEthTooShort:
+      return "eth_too_short";
+    case L3DropReason::kArpMalformed:
+      return "arp_malformed";
+    case L3DropReason::kArpNotForUs:
+      return "arp_not_for_us";
+    case L3DropReason::kIpBadVersion:
+      return "ip_bad_version";
+    case L3DropReason::kIpBadHeaderLen:
+      return "ip_bad_header_len";
+    case L3DropReason::kIpBadTotalLen:
+      return "ip_bad_total_len";
+    case L3DropReason::kIpBadChecksum:
+      return "ip_bad_checksum";
+    case L3DropReason::kIpFragment:
+      return "ip_fragment";
+    case L3DropReason::kIpNotForUs:
+      return "ip_not_for_us";
+    case L3DropReason::kIpBadProto:
+      return "ip_bad_proto";
+    case L3DropReason::kIcmpMalformed:
+      return "icmp_malformed";
+    case L3DropReason::kArpUnresolved:
+      return "arp_unresolved";
+    case L3DropReason::kTxFull:
+      return "tx_full";
+    case L3DropReason::kNoMbuf:
+      return "no_mbuf";
+    case L3DropReason::kSteerRingFull:
+      return "steer_ring_full";
+    case L3DropReason::kIcmpUnsupported:
+      return "icmp_unsupported";
+    case L3DropReason::kNoRoute:
+      return "no_route";
+    case L3DropReason::kMultiSegment:
+      return "multi_segment";
+    case L3DropReason::kCount:
+      break;
   }
   return "?";
 }
@@ -75,14 +95,14 @@ struct DataplaneCounters {
   // whose source ports land on the opening core (owner_core()), these are
   // the packets the NIC / PMD placed on another core's queue.
   Counter steered_in_tcp;
-  Counter polls, busy_polls;        // loop iterations, iterations that did work
+  Counter polls, busy_polls;          // loop iterations, iterations that did work
   Counter busy_cycles, total_cycles;  // TSC cycles: busy ratio = busy/total
   Counter rx_bursts;                  // non-empty rx bursts (packets per poll = rx/rx_bursts)
   Counter arp_resolve_failures;       // next hops that never answered
   // Published by the owning core about every 10 ms (Stack state is not
   // readable from other threads): TCBs and compact TIME-WAIT entries.
   Gauge connections, time_wait_entries;
-  Gauge mbufs_in_use;                 // this core's pool: in use (pool size - available)
+  Gauge mbufs_in_use;  // this core's pool: in use (pool size - available)
   std::array<Counter, kNumL3DropReasons> drops;
 
   void drop(L3DropReason r) { drops[static_cast<int>(r)].inc(); }
