@@ -343,11 +343,7 @@ void Core::housekeeping() {
   dp_.time_wait_entries.set(static_cast<std::int64_t>(stack_->time_wait_count()));
   const unsigned avail = rte_mempool_avail_count(pool_);
   dp_.mbufs_in_use.set(static_cast<std::int64_t>(pool_->size - avail));
-  if (!shed_syn_ && avail < pool_->size / 8) {
-    shed_syn_ = true;
-  } else if (shed_syn_ && avail > pool_->size / 4) {
-    shed_syn_ = false;
-  }
+  shed_syn_ = pressure_.update(avail, pool_->size);
   dp_.arp_cache_entries.set(arp_.size());
   if (sh_.app->housekeeping) {
     sh_.app->housekeeping(*stack_, index_);

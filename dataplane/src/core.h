@@ -3,6 +3,8 @@
 // single-producer / single-consumer: the producer side belongs to the sender).
 #pragma once
 
+#include "mbuf_pressure.h"
+
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cstdint>
 #include <cstring>
@@ -102,9 +104,8 @@ class alignas(64) Core {
   std::optional<tcp::Stack> stack_;  // built on the lcore itself (memory locality)
   ArpCache arp_;
 
-  // Mbuf pool pressure (issue 4): below 1/8 free, new SYNs are dropped
-  // (tcp drop reason no_memory) so established connections keep their
-  // buffers; accepting resumes above 1/4 free. Checked every 10 ms.
+  // Mbuf pool pressure (issue 4), see mbuf_pressure.h. Checked every 10 ms.
+  MbufPressure pressure_;
   bool shed_syn_ = false;
   std::uint32_t pending_total_ = 0;  // mbufs waiting for ARP, <= kMaxPendingTotal
   std::uint16_t tx_n_ = 0;
