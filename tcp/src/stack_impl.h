@@ -148,6 +148,7 @@ class StackImpl {
   void on_timer(Tcb& t);
   void rto_expired(Tcb& t);
   void persist_expired(Tcb& t);
+  void give_up(Tcb& t);
   void idle_expired(Tcb& t);
   void start_rto(Tcb& t);
 

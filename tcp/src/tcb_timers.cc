@@ -77,10 +77,7 @@ void StackImpl::rto_expired(Tcb& t) {
     return;
   }
   if (t.retries >= cfg_.max_retries) {
-    // Retransmissions exhausted -> CLOSED, the application is told.
-    ctr_.timeouts.inc();
-    if (in_state(t.state, State::kEstablished | State::kCloseWait)) ctr_.estab_resets.inc();
-    close_tcb(t, CloseReason::kTimeout);
+    give_up(t);  // retransmissions exhausted
     return;
   }
   ++t.retries;
@@ -99,6 +96,13 @@ void StackImpl::rto_expired(Tcb& t) {
   if (!t.persist) t.rtx_at = now_ + rto(t);
 }
 
+// Retries exhausted (RTO or persist) -> CLOSED; the application is told.
+void StackImpl::give_up(Tcb& t) {
+  ctr_.timeouts.inc();
+  if (in_state(t.state, State::kEstablished | State::kCloseWait)) ctr_.estab_resets.inc();
+  close_tcb(t, CloseReason::kTimeout);
+}
+
 void StackImpl::persist_expired(Tcb& t) {
   t.persist = false;
   if (t.snd_wnd > 0) {
@@ -107,10 +111,7 @@ void StackImpl::persist_expired(Tcb& t) {
     return;
   }
   if (t.retries >= cfg_.max_retries) {
-    // Probes unanswered as often as data retransmissions would be.
-    ctr_.timeouts.inc();
-    if (in_state(t.state, State::kEstablished | State::kCloseWait)) ctr_.estab_resets.inc();
-    close_tcb(t, CloseReason::kTimeout);
+    give_up(t);  // probes unanswered as often as data retransmissions would be
     return;
   }
   ++t.retries;

@@ -135,28 +135,26 @@ def check_closed_port_syn(ctx):
     return ok, f"got {seg}, want RST,ACK seq=0 ack={seq_add(c.iss, 1)}"
 
 
-def check_closed_port_ack(ctx):
-    """RFC 9293 §3.10.7.1: ACK to a closed port -> <SEQ=SEG.ACK><CTL=RST>."""
-    c = ctx.conn(ctx.closed_port)
+def stray_ack_gets_rst(c, where):
+    """Sends an ACK with a random ack number; the answer must be
+    <SEQ=SEG.ACK><CTL=RST> (no ACK flag)."""
     bogus_ack = random.getrandbits(32)
     c.send(ACK, seq=c.iss, ack=bogus_ack)
     seg = c.expect(lambda s: True, 2.0)
     if seg is None:
-        return False, "no reply to ACK on a closed port"
+        return False, f"no reply to a stray ACK on {where}"
     ok = seg.has(RST) and not seg.has(ACK) and seg.seq == bogus_ack
     return ok, f"got {seg}, want RST seq={bogus_ack}"
+
+
+def check_closed_port_ack(ctx):
+    """RFC 9293 §3.10.7.1: ACK to a closed port -> <SEQ=SEG.ACK><CTL=RST>."""
+    return stray_ack_gets_rst(ctx.conn(ctx.closed_port), "a closed port")
 
 
 def check_listen_stray_ack(ctx):
     """RFC 9293 §3.10.7.2 (LISTEN): an ACK is bad -> <SEQ=SEG.ACK><CTL=RST>."""
-    c = ctx.conn()
-    bogus_ack = random.getrandbits(32)
-    c.send(ACK, seq=c.iss, ack=bogus_ack)
-    seg = c.expect(lambda s: True, 2.0)
-    if seg is None:
-        return False, "no reply to a stray ACK on the listening port"
-    ok = seg.has(RST) and not seg.has(ACK) and seg.seq == bogus_ack
-    return ok, f"got {seg}, want RST seq={bogus_ack}"
+    return stray_ack_gets_rst(ctx.conn(), "the listening port")
 
 
 def check_data_acked(ctx):
@@ -503,15 +501,20 @@ def check_bad_checksum(ctx):
     """RFC 9293 §3.1 (MUST-2/3): a segment with a bad checksum is discarded:
     a SYN with a wrong checksum gets no SYN-ACK (and no RST); the same SYN
     with a good checksum is answered."""
-    c = ctx.conn()
-    c.send(SYN, seq=c.iss, ack=0, options=[("MSS", 1460)], chksum=0xBAD0)
+    return corrupt_syn_ignored(ctx.conn(), "bad-checksum", chksum=0xBAD0)
+
+
+def corrupt_syn_ignored(c, what, **corruption):
+    """Sends a SYN damaged by `corruption` (send() keyword arguments), then
+    the same SYN intact: the first must get no reply, the second a SYN-ACK."""
+    c.send(SYN, seq=c.iss, ack=0, options=[("MSS", 1460)], **corruption)
     bad = c.collect(1.0)
     c.syn()
     good = c.expect(lambda s: s.has(SYN) or s.has(RST), 2.0)
     if good is not None and good.has(SYN):
         c.irs, c.rcv_nxt = good.seq, seq_add(good.seq, 1)
     ok = not bad and good is not None and good.has(SYN) and good.has(ACK)
-    return ok, f"reply to bad-checksum SYN: {bad or 'none'}; to the good SYN: {good}"
+    return ok, f"reply to {what} SYN: {bad or 'none'}; to the good SYN: {good}"
 
 
 def check_synrecv_rst(ctx):

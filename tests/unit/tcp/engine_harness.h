@@ -108,4 +108,22 @@ class Harness {
   std::vector<Out> out_;
 };
 
+// A fixture with one passive connection already ESTABLISHED and its
+// handshake output taken; p/u are the peer's and our next sequence numbers.
+class EstablishedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h.listen();
+    c = h.open();
+    ASSERT_NE(c, nullptr);
+    h.take();
+    p = h.peer_nxt;
+    u = h.our_nxt;
+  }
+  Harness h;
+  Connection* c = nullptr;
+  std::uint32_t p = 0;  // peer's next sequence number
+  std::uint32_t u = 0;  // ours
+};
+
 }  // namespace shardtcp::tcp::testing

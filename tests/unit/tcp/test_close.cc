@@ -5,21 +5,7 @@
 namespace shardtcp::tcp::testing {
 namespace {
 
-class Closing : public ::testing::Test {
- protected:
-  void SetUp() override {
-    h.listen();
-    c = h.open();
-    ASSERT_NE(c, nullptr);
-    h.take();
-    p = h.peer_nxt;
-    u = h.our_nxt;
-  }
-  Harness h;
-  Connection* c = nullptr;
-  std::uint32_t p = 0;  // peer's next sequence number
-  std::uint32_t u = 0;  // ours
-};
+class Closing : public EstablishedTest {};
 
 TEST_F(Closing, PassiveCloseThroughCloseWaitAndLastAck) {
   h.in(kAck | kFin, p, u);

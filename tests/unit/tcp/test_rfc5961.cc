@@ -5,21 +5,7 @@
 namespace shardtcp::tcp::testing {
 namespace {
 
-class Rfc5961 : public ::testing::Test {
- protected:
-  void SetUp() override {
-    h.listen();
-    c = h.open();
-    ASSERT_NE(c, nullptr);
-    h.take();
-    p = h.peer_nxt;
-    u = h.our_nxt;
-  }
-  Harness h;
-  Connection* c = nullptr;
-  std::uint32_t p = 0;
-  std::uint32_t u = 0;
-};
+class Rfc5961 : public EstablishedTest {};
 
 // §3.2: RST exactly at RCV.NXT resets.
 TEST_F(Rfc5961, ExactRstResets) {

@@ -5,18 +5,10 @@
 namespace shardtcp::tcp::testing {
 namespace {
 
-class Established : public ::testing::Test {
+class Established : public EstablishedTest {
  protected:
-  void SetUp() override {
-    h.listen();
-    c = h.open();
-    ASSERT_NE(c, nullptr);
-    h.take();
-  }
   std::uint32_t P() const { return h.peer_nxt; }  // peer's next sequence number
   std::uint32_t U() const { return h.our_nxt; }   // our next sequence number
-  Harness h;
-  Connection* c = nullptr;
 };
 
 TEST_F(Established, InOrderDataIsDeliveredAndAckDelayed) {
