@@ -174,23 +174,40 @@ def check_initial_window(ctx):
 def check_restart_after_idle(ctx):
     """RFC 5681 §4.1: after an idle period longer than the RTO, cwnd is
     restarted at (at most) IW. A keep-alive connection grows cwnd beyond
-    IW on a large transfer (shown by an immediate second request), then
-    idles 1.5 s: the next response's first flight is <= 10 segments."""
-    c, mss = big_window_conn(ctx)
-    c.send_data(P.get_bytes(300000))
-    if not drain(c, 8.0):
-        return False, f"warm-up transfer incomplete: {P.history(c)}"
-    c.rx.clear()
-    busy, _ = first_flight(c, 200000)
-    if not drain(c, 8.0):
-        return False, "second transfer incomplete"
-    c.rx.clear()
-    time.sleep(1.5)
-    idle, _ = first_flight(c, 200000)
-    drain(c, 8.0)
-    ok = idle <= 10 * mss and busy > 10 * mss
-    return ok, (f"first flight without idle: {busy / mss:.1f} x MSS (must exceed IW for the check "
-                f"to mean anything); after 1.5 s idle: {idle / mss:.1f} x MSS (want <= 10)")
+    IW on a large transfer (shown by an immediate second request), is warmed
+    up again, then idles 1.5 s: the next response's first flight is <= 10
+    segments. The check only means something when the immediate flight
+    exceeded IW; when it did not (the sender saw the probe's own scheduling
+    delay as idle time), the attempt is inconclusive and is repeated."""
+    busy = 0
+    for attempt in range(4):
+        c, mss = big_window_conn(ctx)
+        c.send_data(P.get_bytes(300000))
+        if not drain(c, 8.0):
+            return False, f"warm-up transfer incomplete: {P.history(c)}"
+        c.rx.clear()
+        busy, _ = first_flight(c, 200000)
+        if not drain(c, 8.0):
+            return False, "second transfer incomplete"
+        if busy <= 10 * mss:
+            c.rst()
+            c.rcv_nxt = None
+            continue
+        # The unACKed flight above may have cost the sender an RTO; grow
+        # cwnd again so the idle flight below is limited by the restart only.
+        c.rx.clear()
+        c.send_data(P.get_bytes(300000))
+        if not drain(c, 8.0):
+            return False, "third transfer incomplete"
+        c.rx.clear()
+        time.sleep(1.5)
+        idle, _ = first_flight(c, 200000)
+        drain(c, 8.0)
+        return idle <= 10 * mss, (
+            f"first flight without idle: {busy / mss:.1f} x MSS (attempt {attempt + 1}); "
+            f"after 1.5 s idle: {idle / mss:.1f} x MSS (want <= 10)")
+    return False, (f"inconclusive 4 times: the first flight without idle never exceeded IW "
+                   f"(last {busy / mss:.1f} x MSS)")
 
 
 def check_sack_retransmit(ctx):
