@@ -26,14 +26,15 @@ void flush(EchoConn& e) {
     if (n == 0) break;
     e.pending_off += n;
   }
-  if (e.pending_off == e.pending.size()) {
-    e.pending.clear();
-    e.pending_off = 0;
-  } else if (e.pending_off > e.pending.size() / 2) {
-    e.pending.erase(0, e.pending_off);  // compact: amortized O(1) per byte
-    e.pending_off = 0;
+  if (e.pending_off != e.pending.size()) return;
+  e.pending.clear();
+  e.pending_off = 0;
+  if (e.peer_closed) {
+    if (!e.closing) close_conn(e);
+    return;
   }
-  if (e.peer_closed && e.pending.empty() && !e.closing) close_conn(e);
+  // Everything echoed: read again (held bytes may arrive inside this call).
+  if (e.conn->receive_paused()) e.conn->set_receive_paused(false);
 }
 
 void on_data(tcp::Connection& c, tcp::ByteView data) {
@@ -42,13 +43,11 @@ void on_data(tcp::Connection& c, tcp::ByteView data) {
   std::size_t taken = 0;
   if (e->pending.empty()) taken = c.send(data.data, data.size);  // common case: no copy
   if (taken == data.size) return;
-  if (e->pending.size() - e->pending_off + (data.size - taken) > EchoServer::kMaxPending) {
-    e->server->count_overflow();
-    e->closing = true;
-    c.abort();
-    return;
-  }
+  // The peer sends faster than it reads our echo: keep the rest of this view
+  // and stop reading, so the engine holds further bytes and our receive
+  // window closes; on_writable resumes. The backlog is at most one view.
   e->pending.append(reinterpret_cast<const char*>(data.data) + taken, data.size - taken);
+  c.set_receive_paused(true);
 }
 
 void on_writable(tcp::Connection& c) {

@@ -1,10 +1,11 @@
 // shardtcp-echo's per-core server: every byte received is sent back (RFC 862).
 //
-// Backpressure: send() may take fewer bytes than arrived; the rest waits in a
-// per-connection queue, flushed from on_writable. The engine counts every
-// delivered byte as consumed (no receive-side pause in the API yet), so the
-// queue is bounded: a peer that sends kMaxPending bytes more than it reads is
-// aborted (and counted) instead of growing memory without limit.
+// Backpressure: send() may take fewer bytes than arrived; the rest of that
+// view waits in a per-connection queue and the connection stops reading
+// (Connection::set_receive_paused), so the engine holds what follows and the
+// receive window closes: a peer that sends faster than it reads is slowed by
+// TCP flow control, never aborted, and memory stays bounded (one view plus
+// the receive window). on_writable flushes the queue and resumes reading.
 // Peer EOF: the queue is flushed, then the connection is closed.
 #pragma once
 
@@ -29,16 +30,13 @@ class EchoServer {
 
   static const tcp::Handlers& handlers();
   void teardown();  // aborts what is left
-  std::uint64_t overflow_aborts() const { return overflow_aborts_; }
 
   // Internal (used by the callbacks).
   void accept(tcp::Connection& c);
   void release(EchoConn* e);
-  void count_overflow() { ++overflow_aborts_; }
 
  private:
   ConnRegistry<EchoConn> conns_;
-  std::uint64_t overflow_aborts_ = 0;
 };
 
 }  // namespace shardtcp::app

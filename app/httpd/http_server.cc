@@ -140,7 +140,12 @@ void pump(HttpConn& h) {
   for (;;) {
     if (h.closing) return;
     if (h.responding) {
-      if (!flush(h)) return;
+      if (!flush(h)) {
+        // The client does not read our response as fast as it sends
+        // requests: stop reading; TCP flow control holds it back.
+        h.conn->set_receive_paused(true);
+        return;
+      }
       if (h.close_after) return close_conn(h);
     }
     if (h.in.empty()) break;
@@ -159,14 +164,19 @@ void pump(HttpConn& h) {
   if (h.peer_closed && !h.responding) {
     if (h.server->hold_close_wait()) return h.server->hold(&h);
     close_conn(h);
+    return;
   }
+  // Everything answered: read on (held requests may arrive inside the call).
+  if (h.conn->receive_paused()) h.conn->set_receive_paused(false);
 }
 
 void on_data(tcp::Connection& c, tcp::ByteView data) {
   auto* h = static_cast<HttpConn*>(c.user());
   if (h == nullptr || h->closing) return;
   if (h->in.size() + data.size > kMaxBuffered) {
-    // A client pipelining far ahead of what we answer: give up on it.
+    // One request head larger than this: give up on it. (Pipelined
+    // requests never pile up here: pump() pauses receiving while a
+    // response waits for send space.)
     h->closing = true;
     c.abort();
     return;

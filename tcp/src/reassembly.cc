@@ -156,6 +156,7 @@ void ReassemblyQueue::release_all() {
   std::vector<Page>().swap(pages_);
   std::vector<Range>().swap(ranges_);
   bytes_ = 0;
+  held_in_order_ = 0;
 }
 
 void ReassemblyQueue::trim_below(std::uint32_t rcv_nxt) {
@@ -245,7 +246,20 @@ bool ReassemblyQueue::contains(std::uint32_t seq) const {
   return false;
 }
 
-int ReassemblyQueue::sack_blocks(SackBlock* out, int max) const {
+void ReassemblyQueue::requeue_front(std::uint32_t left, std::uint32_t right) {
+  // Append and rotate to the front (the range list is short, <= kMaxRanges).
+  ranges_.push_back(Range{left, right, ++stamp_});
+  std::rotate(ranges_.begin(), ranges_.end() - 1, ranges_.end());
+}
+
+std::uint32_t ReassemblyQueue::contiguous_end(std::uint32_t seq) const {
+  for (const Range& r : ranges_) {
+    if (seq_in(seq, r.left, r.right)) return r.right;
+  }
+  return seq;
+}
+
+int ReassemblyQueue::sack_blocks(SackBlock* out, int max, std::uint32_t rcv_nxt) const {
   // Selection by descending stamp; at most kMaxRanges x max (64 x 4) steps.
   int n = 0;
   std::uint32_t prev = ~0u;  // stamps are unique; pick the next lower each time
@@ -253,6 +267,7 @@ int ReassemblyQueue::sack_blocks(SackBlock* out, int max) const {
   while (n < max) {
     const Range* best = nullptr;
     for (const Range& r : ranges_) {
+      if (seq_le(r.left, rcv_nxt)) continue;
       const bool below_prev = first || static_cast<std::int32_t>(r.stamp - prev) < 0;
       if (below_prev && (best == nullptr || static_cast<std::int32_t>(r.stamp - best->stamp) > 0)) {
         best = &r;
@@ -274,6 +289,7 @@ void ReassemblyQueue::clear() {
     clear_pending_ = true;
     ranges_.clear();
     bytes_ = 0;
+    held_in_order_ = 0;
     return;
   }
   release_all();

@@ -90,7 +90,17 @@ class ReassemblyQueue {
   // order) are discarded first. The views are valid only during the call.
   // f may call clear() (e.g. the application aborted); it must not insert().
   template <class F>
-  std::uint32_t deliver(std::uint32_t rcv_nxt, F&& f);
+  std::uint32_t deliver(std::uint32_t rcv_nxt, F&& f) {
+    return deliver(rcv_nxt, static_cast<F&&>(f), [] { return false; });
+  }
+  // As above, but stop() is asked before each piece after the first: when it
+  // returns true the rest stays queued (the application paused receiving).
+  template <class F, class Stop>
+  std::uint32_t deliver(std::uint32_t rcv_nxt, F&& f, Stop&& stop);
+
+  // The sequence number just past the bytes held contiguously from `seq`
+  // (`seq` itself when the byte at `seq` is not held).
+  std::uint32_t contiguous_end(std::uint32_t seq) const;
 
   // An out-of-order FIN was seen at `seq` (the sequence number the FIN
   // occupies). The engine processes it once RCV.NXT reaches it.
@@ -98,6 +108,14 @@ class ReassemblyQueue {
   std::optional<std::uint32_t> fin_seq() const { return fin_; }
   void clear_fin() { fin_.reset(); }
 
+  // In-order bytes held for an application that paused receiving: the
+  // front of the queue, below the owner's RCV.NXT. The owner keeps the
+  // count (the queue only stores it, so a Tcb stays small); emptied with
+  // the queue.
+  std::uint32_t held_in_order() const { return held_in_order_; }
+  void set_held_in_order(std::uint32_t n) { held_in_order_ = n; }
+  // True while deliver() is running (inside its callback).
+  bool delivering() const { return delivering_; }
   // Bytes held (out of order, not yet delivered).
   std::uint32_t bytes() const { return bytes_; }
   // No bytes held (a remembered FIN does not count).
@@ -109,7 +127,9 @@ class ReassemblyQueue {
   // RFC 2018 §4: fills up to `max` blocks; the first contains the most
   // recently received segment, the rest follow in order of most recent
   // arrival (approximating "most recently reported"). Returns the count.
-  int sack_blocks(SackBlock* out, int max) const;
+  // Ranges starting at or below `rcv_nxt` (bytes received in order but not
+  // yet read by the application) are not SACK blocks and are skipped.
+  int sack_blocks(SackBlock* out, int max, std::uint32_t rcv_nxt) const;
 
   // Drops all bytes and the FIN, frees all memory.
   void clear();
@@ -135,19 +155,21 @@ class ReassemblyQueue {
   void free_pages_unused();
   void release_all();
   void trim_below(std::uint32_t rcv_nxt);
+  void requeue_front(std::uint32_t left, std::uint32_t right);
 
   ReassemblyPool* pool_;
   std::vector<Range> ranges_;  // sorted, disjoint and non-adjacent
   std::vector<Page> pages_;    // sorted by seq
   std::optional<std::uint32_t> fin_;
   std::uint32_t bytes_ = 0;
+  std::uint32_t held_in_order_ = 0;
   std::uint32_t stamp_ = 0;
   bool delivering_ = false;
   bool clear_pending_ = false;
 };
 
-template <class F>
-std::uint32_t ReassemblyQueue::deliver(std::uint32_t rcv_nxt, F&& f) {
+template <class F, class Stop>
+std::uint32_t ReassemblyQueue::deliver(std::uint32_t rcv_nxt, F&& f, Stop&& stop) {
   trim_below(rcv_nxt);
   if (ranges_.empty() || seq_gt(ranges_.front().left, rcv_nxt)) return 0;
   // ranges_.front() now starts exactly at rcv_nxt (trim_below cut the rest).
@@ -158,6 +180,10 @@ std::uint32_t ReassemblyQueue::deliver(std::uint32_t rcv_nxt, F&& f) {
   delivering_ = true;
   std::size_t pi = page_lower_bound(page_of(from));
   while (from != end && !clear_pending_) {
+    if (stop()) {
+      requeue_front(from, end);  // paused: [from, end) stays held
+      break;
+    }
     const Page& pg = pages_[pi];
     const std::uint32_t off = from - pg.seq;
     const std::uint32_t n = std::min(kPageSize - off, end - from);

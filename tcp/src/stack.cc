@@ -361,6 +361,13 @@ void StackImpl::shutdown(Tcb& t) {
 
 void StackImpl::close(Tcb& t) {
   if (t.dead) return;
+  if (t.rcv_held() > 0) {
+    // RFC 9293 §3.10.4 / RFC 2525 §2.17: closing with received data the
+    // application never read resets the connection (as Linux does).
+    ctr_.close_unread_resets.inc();
+    abort(t);
+    return;
+  }
   t.orphan = true;
   shutdown(t);
   if (t.dead) return;
@@ -384,6 +391,22 @@ void StackImpl::set_nodelay(Tcb& t, bool on) {
   t.nagle = !on;
   if (on) {
     output(t);  // what Nagle held back goes now
+    rearm(t);
+  }
+}
+
+void StackImpl::set_receive_paused(Tcb& t, bool paused) {
+  if (t.dead) return;
+  t.rcv_paused = paused;
+  if (paused) return;
+  deliver_held(t);
+  if (t.dead) return;
+  // The application read what was held: tell a peer that may be stalled on
+  // our (zero) window, once it opens by a receiver-SWS step (RFC 1122
+  // §4.2.3.3; RFC 9293 §3.8.6.2.2).
+  if (in_state(t.state, State::kEstablished | State::kFinWait1 | State::kFinWait2) &&
+      window_update_due(t)) {
+    send_ack(t);
     rearm(t);
   }
 }
@@ -416,6 +439,11 @@ void Connection::close() { tcb(this).stack->close(tcb(this)); }
 void Connection::abort() { tcb(this).stack->abort(tcb(this)); }
 void Connection::set_nodelay(bool on) { tcb(this).stack->set_nodelay(tcb(this), on); }
 void Connection::set_keepalive(bool on) { tcb(this).stack->set_keepalive(tcb(this), on); }
+void Connection::set_receive_paused(bool paused) {
+  tcb(this).stack->set_receive_paused(tcb(this), paused);
+}
+bool Connection::receive_paused() const { return tcb(this).rcv_paused; }
+std::size_t Connection::received_unread() const { return tcb(this).rcv_held(); }
 void Connection::set_user(void* u) { tcb(this).user_ptr = u; }
 void* Connection::user() const { return tcb(this).user_ptr; }
 const FourTuple& Connection::tuple() const { return tcb(this).tuple; }

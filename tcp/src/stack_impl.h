@@ -57,6 +57,7 @@ class StackImpl {
   void close(Tcb& t);
   void abort(Tcb& t);
   void set_keepalive(Tcb& t, bool on);
+  void set_receive_paused(Tcb& t, bool paused);
   void set_nodelay(Tcb& t, bool on);
 
   // The ONE place a state changes. Moves exactly one unit between two
@@ -116,6 +117,7 @@ class StackImpl {
                     bool fin);
   void fin_arrived(Tcb& t);
   void deliver(Tcb& t, const std::uint8_t* data, std::uint32_t len);
+  void deliver_held(Tcb& t, bool force = false);
   void update_ts_recent(Tcb& t, const Segment& seg);
   void rtt_from_ack(Tcb& t, const Segment& seg);
   void challenge_ack(Tcb& t);
@@ -138,6 +140,9 @@ class StackImpl {
   TimeUs rto(const Tcb& t) const;
   void reply_rst(const Segment& seg);  // RFC 9293 §3.10.7.1 reset for a segment
   std::uint16_t window_field(Tcb& t);
+  // True when the window we could offer exceeds the advertised one by a
+  // receiver-SWS step (RFC 1122 §4.2.3.3): a window update is worth sending.
+  bool window_update_due(const Tcb& t) const;
   std::uint32_t ts_now(const Tcb& t) const;
   static std::uint32_t ts_now_for(TimeUs now, std::uint32_t offset);
   std::uint8_t our_wscale() const;

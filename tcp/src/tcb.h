@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "congestion.h"
+#include "reassembly.h"
 #include "rtt.h"
 #include "send_buffer.h"
 #include "shardtcp/tcp/seq.h"
@@ -20,7 +21,6 @@ namespace shardtcp::tcp {
 
 class StackImpl;
 class Tcb;
-class ReassemblyQueue;
 class SackScoreboard;
 struct Listener;
 
@@ -57,8 +57,10 @@ class Tcb final : public Connection {
   RttEstimator rtt;
   CongestionController cc;
   SendBuffer sndbuf;
-  ReassemblyQueue* reasm = nullptr;  // only while out-of-order bytes are held
-  SackScoreboard* sacks = nullptr;   // only while the peer SACKs our data (RFC 6675)
+  // Only while bytes are held: out of order, or in order but unread while
+  // the application has paused receiving ([rcv_nxt - rcv_held, rcv_nxt)).
+  ReassemblyQueue* reasm = nullptr;
+  SackScoreboard* sacks = nullptr;  // only while the peer SACKs our data (RFC 6675)
 
   // --- RFC 9293 §3.3.1 variables -----------------------------------------
   FourTuple tuple;
@@ -112,6 +114,8 @@ class Tcb final : public Connection {
   bool syn_rto_fired : 1 = false;  // RFC 6298 (5.7)
   bool persist : 1 = false;        // rtx_at is the persist timer
   bool fin_acked : 1 = false;      // our FIN has been acknowledged
+  bool rcv_paused : 1 = false;     // the application paused receiving
+  bool peer_fin_owed : 1 = false;  // on_peer_closed waits for held bytes to be read
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:
@@ -124,6 +128,11 @@ class Tcb final : public Connection {
   bool fin_sent() const { return fin_queued && (fin_acked || seq_gt(snd_max, data_end())); }
   std::uint32_t flight() const { return snd_max - snd_una; }
   std::uint32_t rcv_wnd() const { return rcv_adv - rcv_nxt; }
+  // In-order bytes not yet given to on_data (the application paused).
+  std::uint32_t rcv_held() const { return reasm != nullptr ? reasm->held_in_order() : 0; }
+  // First byte the application has not read yet (RCV.NXT counts the peer's
+  // FIN too once it arrived, and the FIN is not a byte to read).
+  std::uint32_t rcv_read() const { return rcv_nxt - rcv_held() - (peer_fin_owed ? 1u : 0u); }
 };
 
 }  // namespace shardtcp::tcp

@@ -497,7 +497,7 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     // immediate duplicate ACK with SACK blocks (RFC 5681 §4.2, RFC 2018 §4).
     ctr_.ooo_segs.inc();
     if (t.reasm == nullptr) t.reasm = get_reasm();
-    if (len > 0 && !t.reasm->insert(seq, data, len, t.rcv_nxt, t.rcv_wnd())) {
+    if (len > 0 && !t.reasm->insert(seq, data, len, t.rcv_read(), t.rcv_held() + t.rcv_wnd())) {
       ctr_.drop(DropReason::kNoMemory);
     } else if (fin) {
       t.reasm->set_fin(seq + len);
@@ -505,31 +505,46 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     t.ack_now = true;
     return;
   }
+  // RFC 5681 §4.2: a segment that fills all or part of a gap is ACKed at once.
+  const bool had_ooo = t.reasm != nullptr && t.reasm->bytes() > t.rcv_held();
   if (len > 0) {
-    // RFC 5681 §4.2: a segment that fills all or part of a gap is ACKed at once.
-    if (t.reasm != nullptr && !t.reasm->empty()) t.ack_now = true;
+    const bool direct = t.rcv_held() == 0 && !t.rcv_paused;
+    if (!direct) {
+      // The application paused receiving, or has not read what came
+      // earlier: hold the bytes in order; they count against the window.
+      if (t.reasm == nullptr) t.reasm = get_reasm();
+      if (!t.reasm->insert(seq, data, len, t.rcv_read(), t.rcv_held() + t.rcv_wnd())) {
+        ctr_.drop(DropReason::kNoMemory);  // the peer retransmits
+        t.ack_now = true;
+        return;
+      }
+      t.reasm->set_held_in_order(t.rcv_held() + len);
+    }
+    // Before on_data: a reply sent from inside it carries the ACK.
     t.rcv_nxt += len;
     t.pending_ack_bytes += len;
     t.rcv_mss =
         static_cast<std::uint16_t>(std::max<std::uint32_t>(t.rcv_mss, std::min(len, 65535u)));
-    deliver(t, data, len);
-    if (t.dead) return;
+    if (direct) {
+      // The common case: straight to the application from the packet.
+      deliver(t, data, len);
+      if (t.dead) return;
+    }
   }
   if (t.reasm != nullptr) {
-    // Bytes that became contiguous: deliver them and ACK at once (RFC 5681
-    // §4.2: an ACK for a segment that fills a hole is sent immediately).
-    const std::uint32_t n = t.reasm->deliver(t.rcv_nxt, [&](ByteView v) {
-      t.rcv_nxt += static_cast<std::uint32_t>(v.size);
-      if (!t.dead) deliver(t, v.data, static_cast<std::uint32_t>(v.size));
-    });
-    if (t.dead) return;
-    if (n > 0) t.ack_now = true;
+    // Out-of-order bytes that became contiguous join the held ones; ACK at
+    // once (RFC 5681 §4.2: an ACK for a segment that fills a hole is sent
+    // immediately).
+    const std::uint32_t end = t.reasm->contiguous_end(t.rcv_nxt);
+    if (end != t.rcv_nxt) {
+      t.reasm->set_held_in_order(t.rcv_held() + (end - t.rcv_nxt));
+      t.rcv_nxt = end;
+    }
+    if (had_ooo) t.ack_now = true;
     const auto qfin = t.reasm->fin_seq();
     if (qfin && *qfin == t.rcv_nxt) fin = true;
-    if (t.reasm->empty() && !t.reasm->fin_seq()) {
-      put_reasm(t.reasm);
-      t.reasm = nullptr;
-    }
+    deliver_held(t);
+    if (t.dead) return;
   }
   if (fin) {
     fin_arrived(t);
@@ -544,13 +559,46 @@ void StackImpl::deliver(Tcb& t, const std::uint8_t* data, std::uint32_t len) {
   t.handlers->on_data(t, ByteView{data, len});
 }
 
+// Gives held in-order bytes to the application until it pauses (or all of
+// them when `force`), then the on_peer_closed that waited for them. Frees
+// the queue when it holds nothing more.
+void StackImpl::deliver_held(Tcb& t, bool force) {
+  // Re-entry (a resume from inside on_data of held bytes): the delivery in
+  // progress goes on by itself, its stop test sees the pause lifted.
+  if (t.reasm == nullptr || t.reasm->delivering()) return;
+  if (t.rcv_held() > 0 && (force || !t.rcv_paused)) {
+    t.reasm->deliver(
+        t.rcv_read(),
+        [&](ByteView v) {
+          t.reasm->set_held_in_order(t.rcv_held() - static_cast<std::uint32_t>(v.size));
+          if (!t.dead) deliver(t, v.data, static_cast<std::uint32_t>(v.size));
+        },
+        [&] { return t.dead || (t.rcv_paused && !force); });
+    if (t.dead) return;
+  }
+  if (t.rcv_held() == 0 && t.peer_fin_owed) {
+    t.peer_fin_owed = false;
+    if (!t.orphan && t.app_owned && t.handlers->on_peer_closed != nullptr) {
+      t.handlers->on_peer_closed(t);
+      if (t.dead) return;
+    }
+  }
+  if (t.reasm != nullptr && t.reasm->empty() && !t.reasm->fin_seq()) {
+    put_reasm(t.reasm);
+    t.reasm = nullptr;
+  }
+}
+
 // Eighth check: a FIN at RCV.NXT.
 void StackImpl::fin_arrived(Tcb& t) {
   t.rcv_nxt += 1;
   t.ack_now = true;
   if (t.reasm != nullptr) {
-    put_reasm(t.reasm);
-    t.reasm = nullptr;
+    t.reasm->clear_fin();
+    if (t.rcv_held() == 0) {
+      put_reasm(t.reasm);
+      t.reasm = nullptr;
+    }
   }
   const State from = t.state;
   switch (from) {
@@ -568,7 +616,9 @@ void StackImpl::fin_arrived(Tcb& t) {
     default:
       return;
   }
-  if (!t.orphan && t.app_owned && t.handlers->on_peer_closed != nullptr) {
+  if (t.rcv_held() > 0) {
+    t.peer_fin_owed = true;  // after the held bytes (deliver_held)
+  } else if (!t.orphan && t.app_owned && t.handlers->on_peer_closed != nullptr) {
     t.handlers->on_peer_closed(t);
     if (t.dead) return;
   }

@@ -15,20 +15,31 @@ std::uint32_t StackImpl::ts_now_for(TimeUs now, std::uint32_t offset) {
 
 std::uint32_t StackImpl::ts_now(const Tcb& t) const { return ts_now_for(now_, t.ts_offset); }
 
-// Our receive window: rcv_buf minus out-of-order bytes held (in-order bytes
-// are consumed by on_data at once). The right edge never moves left (RFC 9293
-// §3.8.6.2.2) and moves right only in steps of min(rcv_buf/2, MSS) (receiver
-// SWS avoidance, RFC 1122 §4.2.3.3).
-std::uint16_t StackImpl::window_field(Tcb& t) {
+// Our receive window: rcv_buf minus the bytes held (out of order, or in
+// order but not yet read because the application paused receiving). The right edge never moves left
+// (RFC 9293 §3.8.6.2.2) and moves right only in steps of min(rcv_buf/2, MSS) (receiver SWS
+// avoidance, RFC 1122 §4.2.3.3).
+namespace {
+std::uint64_t window_space(const Tcb& t, std::uint32_t rcv_buf) {
   const std::uint32_t held = t.reasm != nullptr ? t.reasm->bytes() : 0;
-  std::uint64_t space = cfg_.rcv_buf > held ? cfg_.rcv_buf - held : 0;
-  space = std::min<std::uint64_t>(space, std::uint64_t{65535} << t.rcv_wscale);
-  const std::uint32_t cur = seq_ge(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
-  if (space > cur) {
-    const std::uint32_t step = std::min<std::uint32_t>(cfg_.rcv_buf / 2, cfg_.mss);
-    if (space - cur >= step || cur == 0) {
-      t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(space);
-    }
+  const std::uint64_t space = rcv_buf > held ? rcv_buf - held : 0;
+  return std::min<std::uint64_t>(space, std::uint64_t{65535} << t.rcv_wscale);
+}
+std::uint32_t window_advertised(const Tcb& t) {
+  return seq_ge(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
+}
+}  // namespace
+
+bool StackImpl::window_update_due(const Tcb& t) const {
+  const std::uint64_t space = window_space(t, cfg_.rcv_buf);
+  const std::uint32_t cur = window_advertised(t);
+  const std::uint32_t step = std::min<std::uint32_t>(cfg_.rcv_buf / 2, cfg_.mss);
+  return space > cur && space - cur >= step;
+}
+
+std::uint16_t StackImpl::window_field(Tcb& t) {
+  if (window_update_due(t)) {
+    t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(window_space(t, cfg_.rcv_buf));
   }
   if (seq_lt(t.rcv_adv, t.rcv_nxt)) t.rcv_adv = t.rcv_nxt;
   const std::uint32_t wnd = t.rcv_adv - t.rcv_nxt;
@@ -84,7 +95,8 @@ void StackImpl::send_ack(Tcb& t, const SackBlock* dsack) {
   const int max = t.ts_ok ? 3 : 4;
   int n = 0;
   if (dsack != nullptr) o.opts.sack[n++] = *dsack;
-  if (t.reasm != nullptr && !t.reasm->empty()) n += t.reasm->sack_blocks(o.opts.sack + n, max - n);
+  if (t.reasm != nullptr && !t.reasm->empty())
+    n += t.reasm->sack_blocks(o.opts.sack + n, max - n, t.rcv_nxt);
   o.opts.num_sack = static_cast<std::uint8_t>(n);
 }
 

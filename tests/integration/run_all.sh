@@ -46,6 +46,7 @@ run errors bash "$here/test_errors.sh"
 run icmp bash "$here/test_py.sh" test_icmp.py
 run halfclose bash "$here/test_py.sh" test_halfclose.py
 run sequential bash "$here/test_py.sh" test_sequential.py 500
+run pipeline bash "$here/test_py.sh" test_pipeline.py
 run wrk bash "$here/test_wrk.sh"
 run probe bash "$here/probe/probe.sh"
 run leak bash "$here/test_leak.sh"

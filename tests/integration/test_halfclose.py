@@ -7,15 +7,9 @@ import socket
 import sys
 import time
 
+from itcheck import check, finish
+
 HOST, PORT = sys.argv[1], int(sys.argv[2])
-fails = 0
-
-
-def check(ok, what):
-    global fails
-    print(("PASS: " if ok else "FAIL: ") + what, flush=True)
-    if not ok:
-        fails += 1
 
 
 def read_all(s, limit=16 * 1024 * 1024, timeout=20.0):
@@ -91,5 +85,4 @@ status, clen, body = parse(resp)
 check(status.startswith("HTTP/1.1 200") and len(body) == 10, f"keep-alive then FIN: response intact ({status!r}, {len(body)} bytes)")
 check(eof, "keep-alive then FIN: server closes (EOF)")
 
-print("RESULT: " + ("all checks passed" if fails == 0 else f"{fails} check(s) failed"))
-sys.exit(1 if fails else 0)
+finish()

@@ -121,6 +121,7 @@ void Endpoint::on_bytes(ByteView v) {
     done += n;
   }
   if (received >= abort_after && conn != nullptr) conn->abort();
+  if (pause_after_data && conn != nullptr) conn->set_receive_paused(true);
 }
 
 // ---- Sim --------------------------------------------------------------------------

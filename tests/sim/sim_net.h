@@ -73,6 +73,9 @@ struct Endpoint {
   // Failure-test knobs.
   std::uint64_t abort_after = ~0ull;  // abort() once this many bytes arrived
   bool close_on_establish = false;    // close() at once (peer's data then gets RST)
+  // Slow reader: set_receive_paused(true) after every on_data; the test's
+  // hook resumes it later (receive flow control, zero windows, persist).
+  bool pause_after_data = false;
 
   Connection* conn = nullptr;
   std::uint64_t sent = 0;

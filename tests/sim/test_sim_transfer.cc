@@ -69,6 +69,9 @@ struct Case {
   int wrap = 0;                // 1: client ISN just below 2^32, 2: server ISN
   bool simultaneous = false;   // both sides connect() (crossing SYNs), no listener
   bool expect_no_rtx = false;  // a clean link must not cause any retransmission
+  // Slow readers: both applications pause receiving after every on_data
+  // and resume with this probability per 1 ms step (0 = never pause).
+  double resume_chance = 0;
 };
 
 constexpr std::uint32_t kWrapTarget = 0xFFFFFFFFu - 20000;  // 20 KB below 2^32
@@ -107,6 +110,24 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
       sim.add_connection(c.c2s, c.s2c, c.client_style, c.server_style);
     }
   }
+  std::uint64_t resume_rng = splitmix64(seed ^ 0x5eedu);
+  std::uint64_t resumed_with_data = 0;
+  if (c.resume_chance > 0) {
+    for (Endpoint* e : sim.endpoints()) e->pause_after_data = true;
+    sim.hook = [&] {
+      // Server endpoints appear on accept: mark every endpoint each step.
+      for (Endpoint* e : sim.endpoints()) {
+        e->pause_after_data = true;
+        resume_rng = splitmix64(resume_rng);
+        const double r = static_cast<double>(resume_rng >> 11) / 9007199254740992.0;
+        if (e->conn != nullptr && e->conn->receive_paused() && r < c.resume_chance) {
+          if (e->conn->received_unread() > 0) ++resumed_with_data;
+          e->conn->set_receive_paused(false);
+          sim.drain(e->side);
+        }
+      }
+    };
+  }
   const bool finished = sim.run(kLimit);
   std::string err = sim.verify(finished);
   if (std::getenv("SHARDTCP_SIM_VERBOSE") != nullptr) {
@@ -132,6 +153,9 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
     if (!err.empty() && err.find("---") == std::string::npos) {
       err += sim.summary() + sim.trace_tail(60);
     }
+  }
+  if (c.resume_chance > 0 && resumed_with_data == 0) {
+    err += "slow reader not exercised: no resume found bytes held\n";
   }
   if (c.wrap != 0 && !c.link.loss) {
     const int side = c.wrap - 1;
@@ -203,6 +227,35 @@ TEST(SimSmall, BothCloseAfterPeerFin) {
 TEST(SimSmall, SeveralConcurrentConnections) {
   Case c{"4 conns", 3 * kK, 7 * kK, lossy_link(), 20};
   c.connections = 4;
+  run_case(c);
+}
+
+// ---- slow readers: receive flow control ------------------------------------------
+
+// A small receive buffer, so a paused reader closes the window often.
+void small_rcv_buf(TcpConfig& client, TcpConfig& server) {
+  client.rcv_buf = 16 * 1024;
+  server.rcv_buf = 16 * 1024;
+}
+
+Case slow_reader(const char* name, std::uint64_t c2s, std::uint64_t s2c, LinkProfile link,
+                 int seeds, double resume_chance) {
+  Case c{name, c2s, s2c, link, seeds};
+  c.resume_chance = resume_chance;
+  c.tweak = small_rcv_buf;
+  return c;
+}
+
+TEST(SimSlowReader, HundredKbBothWaysLossy) {
+  run_case(slow_reader("slow reader 100K both", 100 * kK, 100 * kK, lossy_link(), 20, 0.05));
+}
+TEST(SimSlowReader, OneMbServerToClientVerySlowHarsh) {
+  // Resumes rarely: the window sits at zero and the sender persists.
+  run_case(slow_reader("slow reader 1M s2c", 64 * kK, kM, harsh(), 3, 0.01));
+}
+TEST(SimSlowReader, CloseAfterPeerFinWaitsForHeldBytes) {
+  Case c = slow_reader("slow reader close", 50 * kK, 200 * kK, lossy_link(), 20, 0.03);
+  c.client_style = Endpoint::Style::kCloseAfterPeerFin;
   run_case(c);
 }
 

@@ -29,6 +29,7 @@ void on_data(Connection& c, ByteView v) {
   ++app.data_calls;
   if (app.echo) c.send(v.data, v.size);
   if (app.abort_on_data) c.abort();
+  if (app.pause_on_data) c.set_receive_paused(true);
 }
 void on_writable(Connection& c) { ++log_of(c).writable; }
 void on_peer_closed(Connection& c) {

@@ -52,6 +52,7 @@ struct AppLog {
   bool echo = false;
   bool close_on_accept = false;
   bool abort_on_data = false;
+  bool pause_on_data = false;  // set_receive_paused(true) on every on_data
   std::string send_on_accept;
 };
 
@@ -110,7 +111,8 @@ class Harness {
 
 // A fixture with one passive connection already ESTABLISHED and its
 // handshake output taken; p/u are the peer's and our next sequence numbers.
-class EstablishedTest : public ::testing::Test {
+template <TcpConfig (*Config)() = &Harness::default_config>
+class EstablishedWith : public ::testing::Test {
  protected:
   void SetUp() override {
     h.listen();
@@ -120,10 +122,11 @@ class EstablishedTest : public ::testing::Test {
     p = h.peer_nxt;
     u = h.our_nxt;
   }
-  Harness h;
+  Harness h{Config()};
   Connection* c = nullptr;
   std::uint32_t p = 0;  // peer's next sequence number
   std::uint32_t u = 0;  // ours
 };
+using EstablishedTest = EstablishedWith<>;
 
 }  // namespace shardtcp::tcp::testing

@@ -48,7 +48,7 @@ TEST(ReassemblyQueue, EmptyHoldsNothing) {
   EXPECT_EQ(q.bytes(), 0u);
   EXPECT_EQ(drain(q, kBase), 0u);
   SackBlock b[4];
-  EXPECT_EQ(q.sack_blocks(b, 4), 0);
+  EXPECT_EQ(q.sack_blocks(b, 4, kBase), 0);
   EXPECT_FALSE(q.fin_seq().has_value());
 }
 
@@ -152,23 +152,23 @@ TEST(ReassemblyQueue, SackBlocksMostRecentFirst) {  // RFC 2018 §4
   ASSERT_TRUE(ins(q, nxt + 3000, 100, nxt));  // B (wraps past 2^32)
   ASSERT_TRUE(ins(q, nxt + 5000, 100, nxt));  // C
   SackBlock b[4];
-  ASSERT_EQ(q.sack_blocks(b, 4), 3);
+  ASSERT_EQ(q.sack_blocks(b, 4, nxt), 3);
   EXPECT_EQ(b[0].left, nxt + 5000);
   EXPECT_EQ(b[1].left, nxt + 3000);
   EXPECT_EQ(b[2].left, nxt + 1000);
   // A segment extending A makes A's block first, with its merged edges.
   ASSERT_TRUE(ins(q, nxt + 1100, 100, nxt));
-  ASSERT_EQ(q.sack_blocks(b, 4), 3);
+  ASSERT_EQ(q.sack_blocks(b, 4, nxt), 3);
   EXPECT_EQ(b[0].left, nxt + 1000);
   EXPECT_EQ(b[0].right, nxt + 1200);
   EXPECT_EQ(b[1].left, nxt + 5000);
   // Fewer slots than ranges (timestamps leave room for 3).
-  ASSERT_EQ(q.sack_blocks(b, 2), 2);
+  ASSERT_EQ(q.sack_blocks(b, 2, nxt), 2);
   EXPECT_EQ(b[0].left, nxt + 1000);
   EXPECT_EQ(b[1].left, nxt + 5000);
   // Bridging two ranges: the merged block is reported first.
   ASSERT_TRUE(ins(q, nxt + 3100, 1900, nxt));
-  ASSERT_EQ(q.sack_blocks(b, 4), 2);
+  ASSERT_EQ(q.sack_blocks(b, 4, nxt), 2);
   EXPECT_EQ(b[0].left, nxt + 3000);
   EXPECT_EQ(b[0].right, nxt + 5100);
   EXPECT_EQ(b[1].left, nxt + 1000);

@@ -32,13 +32,10 @@ TEST_P(RestartWindowCc, IdleRestartCutsCwndToIwAndRemembersThreeQuarters) {
   EXPECT_EQ(small.cwnd(), 1000u);
 }
 
-class RestartWindow : public ::testing::Test {
+class RestartWindow : public EstablishedTest {
  protected:
   void SetUp() override {
-    h.listen();
-    c = h.open();
-    ASSERT_NE(c, nullptr);
-    h.take();
+    EstablishedTest::SetUp();
     // Grow cwnd well past IW: send 60 segments and ACK every one at once
     // (virtual RTT 0, so the RTO is rto_min); slow start adds 1 SMSS per ACK.
     std::string d(60 * 1460, 'x');
@@ -63,8 +60,6 @@ class RestartWindow : public ::testing::Test {
     for (auto& o : h.take()) n += o.payload.empty() ? 0 : 1;
     return n;
   }
-  Harness h;
-  Connection* c = nullptr;
 };
 
 TEST_F(RestartWindow, IdleLongerThanRtoRestartsFromInitialWindow) {

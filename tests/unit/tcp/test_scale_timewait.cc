@@ -166,8 +166,7 @@ TEST_F(ScaleTimeWait, MillionEntriesExpireOnTime) {
     // No entry with expiry > now may be gone; every entry with
     // expiry + tick <= now must be gone.
     const std::uint64_t not_due =
-        now_ < first_expiry ? n
-                            : n - std::min<std::uint64_t>(n, (now_ - first_expiry) / kStep + 1);
+        now_ < first_expiry ? n : n - std::min<std::uint64_t>(n, (now_ - first_expiry) / kStep + 1);
     const TimeUs late = now_ - kTick;
     const std::uint64_t must_be_gone =
         late < first_expiry ? 0 : std::min<std::uint64_t>(n, (late - first_expiry) / kStep + 1);
@@ -206,10 +205,10 @@ TEST_F(ScaleTimeWait, CapacityRecyclesOldest) {
   EXPECT_EQ(stack_->time_wait_count(), kCap);
   EXPECT_EQ(ctr_.in(State::kTimeWait).get(), static_cast<std::int64_t>(kCap));
   EXPECT_EQ(ctr_.time_wait_recycled.get(), kMore);
-  EXPECT_EQ(probe(0) & kRst, kRst);               // recycled: the listener answers
+  EXPECT_EQ(probe(0) & kRst, kRst);  // recycled: the listener answers
   EXPECT_EQ(probe(kMore - 1) & kRst, kRst);
-  EXPECT_EQ(probe(kMore), kAck);                   // the oldest survivor
-  EXPECT_EQ(probe(kCap + kMore - 1), kAck);        // the newest
+  EXPECT_EQ(probe(kMore), kAck);             // the oldest survivor
+  EXPECT_EQ(probe(kCap + kMore - 1), kAck);  // the newest
   now_ += 2 * cfg_.msl + kTick;
   stack_->poll(now_);
   EXPECT_EQ(stack_->time_wait_count(), 0u);

@@ -65,55 +65,73 @@ inline constexpr int kNumDropReasons = static_cast<int>(DropReason::kCount);
 
 constexpr std::string_view to_string(DropReason r) {
   switch (r) {
-    case DropReason::kBadChecksum: return "bad_checksum";
-    case DropReason::kTooShort: return "too_short";
-    case DropReason::kBadDataOffset: return "bad_data_offset";
-    case DropReason::kBadOption: return "bad_option";
-    case DropReason::kNoListenerRst: return "no_listener";
-    case DropReason::kRstNoConnection: return "rst_no_connection";
-    case DropReason::kUnacceptable: return "unacceptable_seq";
-    case DropReason::kAckOutOfWindow: return "ack_out_of_window";
-    case DropReason::kPawsRejected: return "paws";
-    case DropReason::kListenOverflow: return "listen_overflow";
-    case DropReason::kConnLimit: return "conn_limit";
-    case DropReason::kSynCookieInvalid: return "syncookie_invalid";
-    case DropReason::kNoMemory: return "no_memory";
-    case DropReason::kTimeWait: return "time_wait";
-    case DropReason::kBadSynFlags: return "bad_flags";
-    case DropReason::kInvalidState: return "invalid_state";
-    case DropReason::kCount: break;
+    case DropReason::kBadChecksum:
+      return "bad_checksum";
+    case DropReason::kTooShort:
+      return "too_short";
+    case DropReason::kBadDataOffset:
+      return "bad_data_offset";
+    case DropReason::kBadOption:
+      return "bad_option";
+    case DropReason::kNoListenerRst:
+      return "no_listener";
+    case DropReason::kRstNoConnection:
+      return "rst_no_connection";
+    case DropReason::kUnacceptable:
+      return "unacceptable_seq";
+    case DropReason::kAckOutOfWindow:
+      return "ack_out_of_window";
+    case DropReason::kPawsRejected:
+      return "paws";
+    case DropReason::kListenOverflow:
+      return "listen_overflow";
+    case DropReason::kConnLimit:
+      return "conn_limit";
+    case DropReason::kSynCookieInvalid:
+      return "syncookie_invalid";
+    case DropReason::kNoMemory:
+      return "no_memory";
+    case DropReason::kTimeWait:
+      return "time_wait";
+    case DropReason::kBadSynFlags:
+      return "bad_flags";
+    case DropReason::kInvalidState:
+      return "invalid_state";
+    case DropReason::kCount:
+      break;
   }
   return "?";
 }
 
 // Mirrors /proc/net/snmp Tcp: and netstat -s TcpExt: where a name exists.
 struct TcpCounters {
-  Counter active_opens;          // ActiveOpens: CLOSED -> SYN-SENT
-  Counter passive_opens;         // PassiveOpens: LISTEN -> SYN-RECEIVED
-  Counter attempt_fails;         // AttemptFails
-  Counter estab_resets;          // EstabResets
-  Counter in_segs;               // InSegs
-  Counter out_segs;              // OutSegs
-  Counter retrans_segs;          // RetransSegs
-  Counter in_errs;               // InErrs (bad checksum, malformed)
-  Counter in_rsts;               // RSTs received and acted on
-  Counter out_rsts;              // OutRsts
-  Counter ooo_segs;              // TCPOFOQueue
-  Counter challenge_acks;        // TCPChallengeACK
+  Counter active_opens;               // ActiveOpens: CLOSED -> SYN-SENT
+  Counter passive_opens;              // PassiveOpens: LISTEN -> SYN-RECEIVED
+  Counter attempt_fails;              // AttemptFails
+  Counter estab_resets;               // EstabResets
+  Counter close_unread_resets;        // TCPAbortOnClose: close() with unread data -> RST
+  Counter in_segs;                    // InSegs
+  Counter out_segs;                   // OutSegs
+  Counter retrans_segs;               // RetransSegs
+  Counter in_errs;                    // InErrs (bad checksum, malformed)
+  Counter in_rsts;                    // RSTs received and acted on
+  Counter out_rsts;                   // OutRsts
+  Counter ooo_segs;                   // TCPOFOQueue
+  Counter challenge_acks;             // TCPChallengeACK
   Counter challenge_acks_suppressed;  // over the RFC 5961 §7 rate limit
-  Counter syncookies_sent;       // SyncookiesSent
-  Counter syncookies_validated;  // SyncookiesRecv
-  Counter syncookies_failed;     // SyncookiesFailed
-  Counter listen_overflows;      // ListenOverflows
-  Counter listen_drops;          // ListenDrops
-  Counter fin_wait2_timeouts;    // connections released by the FIN-WAIT-2 timer
-  Counter time_wait_reopens;     // RFC 6191 reuse of a TIME-WAIT 4-tuple
-  Counter time_wait_recycled;    // oldest TIME-WAIT evicted at capacity
-  Counter time_wait_expired;     // TIME-WAIT entries that ran their 2*MSL
-  Counter timeouts;              // connections given up after max retries
-  Counter fast_retransmits;      // TCPFastRetrans
-  Counter rto_expirations;       // RTO timer firings
-  Counter delayed_acks;          // ACKs sent by the delayed-ACK timer
+  Counter syncookies_sent;            // SyncookiesSent
+  Counter syncookies_validated;       // SyncookiesRecv
+  Counter syncookies_failed;          // SyncookiesFailed
+  Counter listen_overflows;           // ListenOverflows
+  Counter listen_drops;               // ListenDrops
+  Counter fin_wait2_timeouts;         // connections released by the FIN-WAIT-2 timer
+  Counter time_wait_reopens;          // RFC 6191 reuse of a TIME-WAIT 4-tuple
+  Counter time_wait_recycled;         // oldest TIME-WAIT evicted at capacity
+  Counter time_wait_expired;          // TIME-WAIT entries that ran their 2*MSL
+  Counter timeouts;                   // connections given up after max retries
+  Counter fast_retransmits;           // TCPFastRetrans
+  Counter rto_expirations;            // RTO timer firings
+  Counter delayed_acks;               // ACKs sent by the delayed-ACK timer
   Counter keepalive_probes;
   Counter zero_window_probes;
   Counter conn_limit_drops;

@@ -12,6 +12,15 @@
 // * Ownership of received bytes: on_data's ByteView points into the packet
 //   buffer (zero copy). It is valid only until on_data returns; copy what you
 //   need to keep. All delivered bytes count as consumed.
+// * Receive flow control: set_receive_paused(true) stops on_data; bytes that
+//   arrive meanwhile are held by the engine (copied) and count against the
+//   receive window, which closes when rcv_buf is full, so the peer stops
+//   sending. set_receive_paused(false) delivers the held bytes (on_data runs
+//   inside the call) and sends a window update. A pause requested inside
+//   on_data takes effect after that view (its bytes count as consumed).
+//   on_peer_closed waits until held bytes are read. Exceptions: close() with
+//   unread bytes resets the connection (RST, on_closed(kAborted)), and a
+//   connection entering TIME-WAIT gets its held bytes before on_closed.
 // * Ownership of sent bytes: send() copies the bytes into the connection's
 //   send buffer and returns how many it took (<= len; 0 when the buffer is
 //   full). When space frees up, on_writable is called.
@@ -87,6 +96,10 @@ class Connection {
   void abort();
   void set_nodelay(bool on);  // Nagle off when true
   void set_keepalive(bool on);
+  // Receive flow control (see the contract above).
+  void set_receive_paused(bool paused);
+  bool receive_paused() const;
+  std::size_t received_unread() const;  // bytes held while paused
 
   void set_user(void* u);
   void* user() const;
