@@ -27,15 +27,26 @@ server_cmd() {
     echo "$PY" "$STCP_IT_DIR/refserver.py" --bind "$SERVER_IP" --port "$SERVER_PORT" ${STCP_REFSERVER_ARGS:-}
     return
   fi
-  [[ -x ${STCP_HTTPD:-} ]] || { echo "fixture: STCP_HTTPD not set or not executable: '${STCP_HTTPD:-}'" >&2; return 1; }
-  local -a args=(--config "$STCP_SRC/config/httpd.toml"
+  local bin=${STCP_SERVER_BIN:-${STCP_HTTPD:-}}
+  [[ -x $bin ]] || { echo "fixture: STCP_HTTPD not set or not executable: '$bin'" >&2; return 1; }
+  local -a args=(--config "${STCP_SERVER_CONFIG:-$STCP_SRC/config/httpd.toml}"
     --set "tcp.msl_ms=$STCP_TEST_MSL_MS"
     --set "tcp.fin_wait2_timeout_ms=$STCP_TEST_FW2_MS")
   hugepages_usable || args+=(--set "eal.no_huge=true")
   # Extra overrides from the environment, e.g. STCP_HTTPD_ARGS='--set tcp.rto_min_ms=50'.
   # shellcheck disable=SC2206
   args+=(${STCP_HTTPD_ARGS:-})
-  echo "$STCP_HTTPD" "${args[@]}"
+  echo "$bin" "${args[@]}"
+}
+
+# HTTP servers answer GET / with 200; another server (STCP_SERVER_BIN) only
+# has to accept a TCP connection.
+server_ready() {
+  if [[ -z ${STCP_SERVER_BIN:-} ]]; then
+    [[ $(http_code "$BASE_URL/" --max-time 1) == 200 ]]
+  else
+    peer timeout 1 bash -c "exec 3<>/dev/tcp/$SERVER_IP/$SERVER_PORT" 2>/dev/null
+  fi
 }
 
 # mbufs in use at rest right after start-up, for test_leak.sh (metrics only).
@@ -85,8 +96,8 @@ start() {
       tail -n 40 "$STCP_STATE_DIR/server.log"
       return 1
     fi
-    if [[ $(http_code "$BASE_URL/" --max-time 1) == 200 ]]; then
-      log "server answers on $BASE_URL/ (pid $(server_pid))"
+    if server_ready; then
+      log "server answers on $SERVER_IP:$SERVER_PORT (pid $(server_pid))"
       record_mbuf_baseline
       return 0
     fi

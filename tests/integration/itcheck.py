@@ -12,6 +12,17 @@ def check(ok, what):
         fails += 1
 
 
+def win_probes():
+    """TcpExt TCPWinProbe of this network namespace: zero-window probes the
+    kernel's TCP sent (proof that a server's receive window closed)."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return dict(zip(names.split()[1:], map(int, values.split()[1:]))).get("TCPWinProbe")
+    return None
+
+
 def finish():
     print("RESULT: " + ("all checks passed" if fails == 0 else f"{fails} check(s) failed"))
     sys.exit(1 if fails else 0)

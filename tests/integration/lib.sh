@@ -4,6 +4,9 @@
 #   STCP_TARGET     shardtcp (default) | linux  (Linux reference: refserver.py
 #                   on the kernel's own TCP, to validate the harness itself)
 #   STCP_HTTPD      path of the shardtcp-httpd binary
+#   STCP_SERVER_BIN / STCP_SERVER_CONFIG / STCP_SERVER_PORT  another server
+#                   (e.g. shardtcp-echo, config/echo.toml, 7): readiness is
+#                   then a TCP connect instead of an HTTP 200
 #   STCP_STATE_DIR  where the fixture keeps pid, exit code, log, config
 #   STCP_DP_NS / STCP_PEER_NS  namespace names (lab.sh defaults)
 # shellcheck shell=bash disable=SC2034  # variables are for the scripts that source this
@@ -18,7 +21,7 @@ STCP_PEER_NS=${STCP_PEER_NS:-stcp-peer}
 export STCP_TARGET STCP_STATE_DIR STCP_DP_NS STCP_PEER_NS
 
 SERVER_IP=198.18.0.1
-SERVER_PORT=80
+SERVER_PORT=${STCP_SERVER_PORT:-80}
 BASE_URL=http://$SERVER_IP:$SERVER_PORT
 # Debian's python3 (has python3-scapy) even when another python3 is first on PATH.
 if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; else PY=python3; fi

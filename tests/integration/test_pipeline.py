@@ -11,22 +11,12 @@ import sys
 import threading
 import time
 
-from itcheck import check, finish
+from itcheck import check, finish, win_probes
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 20000   # requests (~40 bytes each)
 BODY = 1000                                            # bytes per response body
 HOLD = 1.5                                             # s the client does not read
-
-
-def win_probes():
-    """TcpExt TCPWinProbe of this network namespace (zero-window probes sent)."""
-    with open("/proc/net/netstat") as f:
-        lines = f.read().splitlines()
-    for names, values in zip(lines[::2], lines[1::2]):
-        if names.startswith("TcpExt:"):
-            return dict(zip(names.split()[1:], map(int, values.split()[1:]))).get("TCPWinProbe")
-    return None
 
 
 def expected_body(n):
