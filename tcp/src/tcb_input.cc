@@ -8,6 +8,11 @@
 
 namespace shardtcp::tcp {
 
+namespace {
+// RFC 7323 §5.5: TS.Recent is invalid after 24 days without a segment.
+constexpr TimeUs kTsRecentLifetime = TimeUs{24} * 24 * 3600 * kUsPerSec;
+}  // namespace
+
 // §3.10.7.4 first check, the four-case acceptability table.
 bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
   const std::uint32_t wnd = seq_ge(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
@@ -25,6 +30,7 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
 }
 
 void StackImpl::tcb_input(Tcb& t, const Segment& in) {
+  const TimeUs idle = now_ - t.last_rcv;
   t.last_rcv = now_;
   t.ka_probes = 0;
 
@@ -54,9 +60,16 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
 
   // RFC 7323 §5.3 R1 (PAWS) runs before the sequence check. RSTs are exempt.
   if (t.ts_ok && seg.opts.has_timestamps && !(f & kRst) && seq_lt(seg.opts.ts_val, t.ts_recent)) {
-    send_ack(t);
-    ctr_.drop(DropReason::kPawsRejected);
-    return;
+    if (idle > kTsRecentLifetime) {
+      // RFC 7323 §5.5: after more than 24 days idle TS.Recent is invalid
+      // (the peer's 1 ms clock may have wrapped its sign bit): the segment
+      // is not judged by it, and its TSval becomes TS.Recent.
+      t.ts_recent = seg.opts.ts_val;
+    } else {
+      send_ack(t);
+      ctr_.drop(DropReason::kPawsRejected);
+      return;
+    }
   }
 
   // First check: sequence number. Unacceptable -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>

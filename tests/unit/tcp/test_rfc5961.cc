@@ -126,6 +126,39 @@ TEST(Paws, OldTimestampIsRejectedWithAck) {
   EXPECT_EQ(h.drops(DropReason::kPawsRejected), 1u);
 }
 
+// RFC 7323 §5.5: after more than 24 days idle, TS.Recent is invalid; a
+// segment with an older TSval (the peer's clock moved 2^31 on) is accepted
+// and becomes TS.Recent. One day idle: PAWS still rejects it.
+TEST(Paws, TsRecentExpiresAfter24DaysIdle) {
+  for (const TimeUs days : {TimeUs{1}, TimeUs{25}}) {
+    Harness h;
+    h.listen();
+    TcpOptions o = Harness::mss_only();
+    o.has_timestamps = true;
+    o.ts_val = 0x90000000u;
+    Connection* c = h.open(kPeerIsn, kOurIss, o);
+    ASSERT_TRUE(h.tcb(c).ts_ok);
+    h.take();
+    h.advance(days * 24 * 3600 * kUsPerSec);
+    h.take();
+    TcpOptions ts;
+    ts.has_timestamps = true;
+    // "Older" than TS.Recent: what a peer clock 2^31 ms (24.8 days) on shows.
+    ts.ts_val = h.tcb(c).ts_recent - 0x70000000u;
+    h.in(kAck, h.peer_nxt, h.our_nxt, "late", 65535, ts);
+    if (days == 25) {
+      EXPECT_EQ(h.app.data, "late");
+      EXPECT_EQ(h.tcb(c).ts_recent, ts.ts_val);
+      EXPECT_EQ(h.drops(DropReason::kPawsRejected), 0u);
+    } else {
+      EXPECT_EQ(h.app.data, "");
+      EXPECT_EQ(h.drops(DropReason::kPawsRejected), 1u);
+      Out a = h.take_one();
+      EXPECT_EQ(a.seg.ack, h.peer_nxt);
+    }
+  }
+}
+
 TEST(Paws, PeerThatStopsSendingTimestampsIsTolerated) {
   Harness h;
   h.listen();
