@@ -21,8 +21,6 @@ struct EchoConn;
 
 class EchoServer {
  public:
-  static constexpr std::size_t kMaxPending = std::size_t{4} * 1024 * 1024;
-
   EchoServer() = default;
   EchoServer(const EchoServer&) = delete;
   EchoServer& operator=(const EchoServer&) = delete;

@@ -46,6 +46,7 @@ struct HttpConn : ConnEntry<HttpConn> {
   bool close_after = false;  // close once the response in progress is sent
   bool peer_closed = false;
   bool held = false;
+  bool close_pending = false;  // close() once the engine's held bytes are read
 };
 
 namespace {
@@ -131,6 +132,16 @@ bool flush(HttpConn& h) {
 
 void close_conn(HttpConn& h) {
   h.closing = true;
+  // Requests the engine still holds for us will not be answered: read them
+  // (on_data ignores them now), so close() sends FIN after the response
+  // instead of the RST that closing with unread data draws (RFC 9293 §3.10.4).
+  // Inside a delivery of held bytes the rest comes through on_data, which
+  // closes once the last of them is read.
+  if (h.conn->receive_paused()) h.conn->set_receive_paused(false);
+  if (h.conn->received_unread() > 0) {
+    h.close_pending = true;
+    return;
+  }
   h.conn->close();  // FIN after queued data; on_closed frees h later
 }
 
@@ -172,7 +183,14 @@ void pump(HttpConn& h) {
 
 void on_data(tcp::Connection& c, tcp::ByteView data) {
   auto* h = static_cast<HttpConn*>(c.user());
-  if (h == nullptr || h->closing) return;
+  if (h == nullptr) return;
+  if (h->closing) {
+    if (h->close_pending && c.received_unread() == 0) {
+      h->close_pending = false;
+      c.close();
+    }
+    return;
+  }
   if (h->in.size() + data.size > kMaxBuffered) {
     // One request head larger than this: give up on it. (Pipelined
     // requests never pile up here: pump() pauses receiving while a

@@ -53,11 +53,13 @@ ReassemblyQueue::ReassemblyQueue(ReassemblyQueue&& o) noexcept
       pages_(std::move(o.pages_)),
       fin_(o.fin_),
       bytes_(o.bytes_),
+      held_in_order_(o.held_in_order_),
       stamp_(o.stamp_) {
   o.ranges_.clear();
   o.pages_.clear();
   o.fin_.reset();
   o.bytes_ = 0;
+  o.held_in_order_ = 0;
 }
 
 ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
@@ -68,11 +70,13 @@ ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
     pages_ = std::move(o.pages_);
     fin_ = o.fin_;
     bytes_ = o.bytes_;
+    held_in_order_ = o.held_in_order_;
     stamp_ = o.stamp_;
     o.ranges_.clear();
     o.pages_.clear();
     o.fin_.reset();
     o.bytes_ = 0;
+    o.held_in_order_ = 0;
   }
   return *this;
 }

@@ -93,11 +93,13 @@ class ReassemblyQueue {
   std::uint32_t deliver(std::uint32_t rcv_nxt, F&& f) {
     return deliver(rcv_nxt, static_cast<F&&>(f), [] { return false; });
   }
-  // As above, but stop() is asked before each piece after the first: when it
-  // returns true the rest stays queued (the application paused receiving).
+  // As above, but stop() is asked before each piece: when it returns true
+  // the rest stays queued (the application paused receiving).
   template <class F, class Stop>
   std::uint32_t deliver(std::uint32_t rcv_nxt, F&& f, Stop&& stop);
 
+  // Forgets every byte below `seq` (already taken in order).
+  void discard_below(std::uint32_t seq) { trim_below(seq); }
   // The sequence number just past the bytes held contiguously from `seq`
   // (`seq` itself when the byte at `seq` is not held).
   std::uint32_t contiguous_end(std::uint32_t seq) const;

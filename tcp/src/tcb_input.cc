@@ -24,7 +24,11 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
     // rejecting them drops their ACK/SACK info and both ends can deadlock.
     return seq_le(t.rcv_nxt, seg.seq) && seq_le(seg.seq, t.rcv_nxt + wnd);
   }
-  if (wnd == 0) return false;
+  // RFC 9293 §3.10.7.4: with a zero window no text is acceptable, "but
+  // special allowance should be made to accept valid ACKs": a segment at
+  // RCV.NXT goes on for its ACK (a peer probing our closed window may carry
+  // news of our data); its text is trimmed away and answered with an ACK.
+  if (wnd == 0) return seg.seq == t.rcv_nxt;
   return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd) ||
          seq_in(seg.seq + len - 1, t.rcv_nxt, t.rcv_nxt + wnd);
 }
@@ -154,7 +158,9 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   const std::uint32_t wnd_end = t.rcv_adv;
   if (len > 0 && seq_gt(seq + len, wnd_end)) {
     len = seq_gt(wnd_end, seq) ? wnd_end - seq : 0;
-    fin = false;  // the FIN lies beyond the window
+    fin = false;       // the FIN lies beyond the window
+    t.ack_now = true;  // tell the peer what we took and our window
+    if (len == 0) ctr_.drop(DropReason::kUnacceptable);
   }
   if (len > 0 || fin) {
     text_arrived(t, seq, data, len, fin);
@@ -320,6 +326,12 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
         return false;
       case State::kLastAck:
         // LAST-ACK -> CLOSED (§3.10.7.4 fifth, LAST-ACK: our FIN acked).
+        // Bytes held for a paused reader (and the FIN's on_peer_closed)
+        // reach the application first, as on entering TIME-WAIT.
+        if (t.rcv_held() > 0 || t.peer_fin_owed) {
+          deliver_held(t, true);
+          if (t.dead) return false;
+        }
         close_tcb(t, CloseReason::kNormal);
         return false;
       default:
@@ -545,6 +557,9 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     }
   }
   if (t.reasm != nullptr) {
+    // Out-of-order bytes that the segment covered are stale: drop them (a
+    // repacketized retransmission can cover a held range entirely).
+    t.reasm->discard_below(t.rcv_read());
     // Out-of-order bytes that became contiguous join the held ones; ACK at
     // once (RFC 5681 §4.2: an ACK for a segment that fills a hole is sent
     // immediately).

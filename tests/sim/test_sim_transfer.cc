@@ -72,6 +72,8 @@ struct Case {
   // Slow readers: both applications pause receiving after every on_data
   // and resume with this probability per 1 ms step (0 = never pause).
   double resume_chance = 0;
+  double server_resume_chance = -1;        // the server's own, when >= 0
+  bool expect_zero_window_probes = false;  // the sender must have persisted
 };
 
 constexpr std::uint32_t kWrapTarget = 0xFFFFFFFFu - 20000;  // 20 KB below 2^32
@@ -120,7 +122,9 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
         e->pause_after_data = true;
         resume_rng = splitmix64(resume_rng);
         const double r = static_cast<double>(resume_rng >> 11) / 9007199254740992.0;
-        if (e->conn != nullptr && e->conn->receive_paused() && r < c.resume_chance) {
+        const double chance =
+            e->side == 1 && c.server_resume_chance >= 0 ? c.server_resume_chance : c.resume_chance;
+        if (e->conn != nullptr && e->conn->receive_paused() && r < chance) {
           if (e->conn->received_unread() > 0) ++resumed_with_data;
           e->conn->set_receive_paused(false);
           sim.drain(e->side);
@@ -156,6 +160,10 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
   }
   if (c.resume_chance > 0 && resumed_with_data == 0) {
     err += "slow reader not exercised: no resume found bytes held\n";
+  }
+  if (c.expect_zero_window_probes &&
+      sim.counters(0).zero_window_probes.get() + sim.counters(1).zero_window_probes.get() == 0) {
+    err += "zero window not exercised: no zero-window probe sent\n";
   }
   if (c.wrap != 0 && !c.link.loss) {
     const int side = c.wrap - 1;
@@ -250,8 +258,23 @@ TEST(SimSlowReader, HundredKbBothWaysLossy) {
   run_case(slow_reader("slow reader 100K both", 100 * kK, 100 * kK, lossy_link(), 20, 0.05));
 }
 TEST(SimSlowReader, OneMbServerToClientVerySlowHarsh) {
-  // Resumes rarely: the window sits at zero and the sender persists.
   run_case(slow_reader("slow reader 1M s2c", 64 * kK, kM, harsh(), 3, 0.01));
+}
+TEST(SimSlowReader, ZeroWindowProbedWhileReaderSleeps) {
+  // Reads a 2 KB piece about every 500 ms, longer than the persist timer:
+  // the window closes completely and the sender probes it (RFC 9293 §3.8.6.1).
+  Case c = slow_reader("slow reader zero window", 8 * kK, 256 * kK, lossy_link(), 3, 0.002);
+  c.expect_zero_window_probes = true;
+  run_case(c);
+}
+TEST(SimSlowReader, PeerFinHeldWhileWeStillSendLastAck) {
+  // The client's data and FIN arrive long before the server has sent its
+  // 1 MB: the server sits in CLOSE-WAIT with bytes held, then shuts down
+  // (LAST-ACK); held bytes and on_peer_closed still reach it before on_closed.
+  // 8 KB fit the server's window at once: data and FIN arrive early.
+  Case c = slow_reader("slow reader last-ack", 8 * kK, 2 * kM, lossy_link(), 5, 0.05);
+  c.server_resume_chance = 0.0001;  // reads a 2 KB piece about every 10 s
+  run_case(c);
 }
 TEST(SimSlowReader, CloseAfterPeerFinWaitsForHeldBytes) {
   Case c = slow_reader("slow reader close", 50 * kK, 200 * kK, lossy_link(), 20, 0.03);

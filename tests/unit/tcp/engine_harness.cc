@@ -27,6 +27,7 @@ void on_data(Connection& c, ByteView v) {
   AppLog& app = log_of(c);
   app.data.append(reinterpret_cast<const char*>(v.data), v.size);
   ++app.data_calls;
+  app.events += 'D';
   if (app.echo) c.send(v.data, v.size);
   if (app.abort_on_data) c.abort();
   if (app.pause_on_data) c.set_receive_paused(true);
@@ -35,10 +36,12 @@ void on_writable(Connection& c) { ++log_of(c).writable; }
 void on_peer_closed(Connection& c) {
   AppLog& app = log_of(c);
   ++app.peer_closed;
+  app.events += 'P';
   if (app.close_on_peer_fin) c.close();
 }
 void on_closed(Connection& c, CloseReason r) {
   log_of(c).closed.push_back(r);
+  log_of(c).events += 'C';
   log_of(c).closed_conns.push_back(&c);
 }
 }  // namespace

@@ -47,6 +47,7 @@ struct AppLog {
   int peer_closed = 0;
   std::vector<CloseReason> closed;
   std::vector<Connection*> closed_conns;
+  std::string events;  // callback order: D on_data, P on_peer_closed, C on_closed
   // Scripted reactions.
   bool close_on_peer_fin = false;
   bool echo = false;

@@ -6,6 +6,7 @@
 // receiver-SWS step (RFC 1122 §4.2.3.3). Sequence numbers cross 2^32.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 #include "engine_harness.h"
@@ -182,10 +183,73 @@ TEST_F(ReceivePauseTest, TimeWaitDeliversHeldBytesBeforeOnClosed) {
   // TIME-WAIT keeps no data: it went to the application first, then the
   // FIN, then on_closed(kNormal).
   EXPECT_EQ(h.app.data, pattern(2500));
+  EXPECT_TRUE(std::regex_match(h.app.events, std::regex("D+PC"))) << h.app.events;
   EXPECT_EQ(h.app.peer_closed, 1);
   ASSERT_EQ(h.app.closed.size(), 1u);
   EXPECT_EQ(h.app.closed[0], CloseReason::kNormal);
   EXPECT_EQ(h.gauge(State::kTimeWait), 1);
+}
+
+TEST_F(ReceivePauseTest, LastAckDeliversHeldBytesBeforeOnClosed) {
+  // Paused; the peer's data and FIN arrive (CLOSE-WAIT, on_peer_closed
+  // owed); we half-close (LAST-ACK) without reading; the peer ACKs our FIN.
+  c->set_receive_paused(true);
+  send(2500);
+  h.in(kAck | kFin, p, u);
+  h.take();
+  ASSERT_EQ(c->state(), State::kCloseWait);
+  c->shutdown();
+  Out fin = h.take_one();
+  ASSERT_EQ(fin.flags(), kAck | kFin);
+  ASSERT_EQ(c->state(), State::kLastAck);
+  EXPECT_EQ(h.app.events, "");
+  h.in(kAck, p + 1, u + 1);
+  EXPECT_EQ(h.app.data, pattern(2500));
+  EXPECT_TRUE(std::regex_match(h.app.events, std::regex("D+PC"))) << h.app.events;
+  ASSERT_EQ(h.app.closed.size(), 1u);
+  EXPECT_EQ(h.app.closed[0], CloseReason::kNormal);
+  EXPECT_EQ(h.gauge(State::kLastAck), 0);
+}
+
+TEST_F(ReceivePauseTest, ZeroWindowStillTakesAcks) {
+  // RFC 9293 §3.10.7.4: with RCV.WND = 0 valid ACKs are still accepted. Our
+  // window is closed; the peer's next segment (a probe carrying one byte)
+  // also acknowledges data we sent: the ACK counts, the byte does not.
+  c->set_receive_paused(true);
+  send(kBuf);
+  h.advance(h.cfg.delayed_ack);
+  h.take();
+  ASSERT_EQ(h.tcb(c).rcv_wnd(), 0u);
+  ASSERT_EQ(c->send("response", 8), 8u);
+  Out d = h.take_one();
+  ASSERT_EQ(d.payload, "response");
+  EXPECT_EQ(d.seg.window, 0u);
+  h.in(kAck, p, u + 8, "z");
+  EXPECT_EQ(h.tcb(c).snd_una, u + 8);  // the ACK was taken
+  Out a = h.take_one();                // the byte was not: ACK, window still 0
+  EXPECT_EQ(a.flags(), kAck);
+  EXPECT_EQ(a.seg.ack, p);
+  EXPECT_EQ(a.seg.window, 0u);
+  EXPECT_EQ(c->received_unread(), kBuf);
+  EXPECT_EQ(h.drops(DropReason::kUnacceptable), 1u);
+}
+
+TEST_F(ReceivePauseTest, CoveredOutOfOrderBytesAreForgotten) {
+  // Not paused. [100, 200) arrives out of order; the peer then resends
+  // [0, 200) as one segment (repacketized). The queued range is stale: the
+  // queue is released and the delayed-ACK policy is back to normal.
+  const std::string all = pattern(200);
+  h.in(kAck, p + 100, u, all.substr(100));
+  h.take();
+  ASSERT_NE(h.tcb(c).reasm, nullptr);
+  h.in(kAck, p, u, all);
+  EXPECT_EQ(h.app.data, all);
+  EXPECT_EQ(h.take_one().seg.ack, p + 200);  // filled the hole: immediate
+  EXPECT_EQ(h.tcb(c).reasm, nullptr);
+  h.in(kAck, p + 200, u, "x");
+  h.expect_none();  // one small segment: the ACK is delayed again
+  h.advance(h.cfg.delayed_ack);
+  EXPECT_EQ(h.take_one().seg.ack, p + 201);
 }
 
 TEST_F(ReceivePauseTest, SackBlocksReportOnlyOutOfOrderBytes) {

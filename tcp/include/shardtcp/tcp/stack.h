@@ -18,9 +18,12 @@
 //   sending. set_receive_paused(false) delivers the held bytes (on_data runs
 //   inside the call) and sends a window update. A pause requested inside
 //   on_data takes effect after that view (its bytes count as consumed).
-//   on_peer_closed waits until held bytes are read. Exceptions: close() with
-//   unread bytes resets the connection (RST, on_closed(kAborted)), and a
-//   connection entering TIME-WAIT gets its held bytes before on_closed.
+//   on_peer_closed waits until held bytes are read. close() with unread
+//   bytes resets the connection (RST, on_closed(kAborted)), as Linux does;
+//   bytes a resume is still delivering count as unread (received_unread()
+//   tells, from inside on_data). A connection that ends normally while bytes
+//   are held (entering TIME-WAIT, or LAST-ACK acknowledged) gets them, and
+//   on_peer_closed, before on_closed, whatever the pause.
 // * Ownership of sent bytes: send() copies the bytes into the connection's
 //   send buffer and returns how many it took (<= len; 0 when the buffer is
 //   full). When space frees up, on_writable is called.
