@@ -35,11 +35,10 @@ class RttEstimator {
   // Shifts beyond this always saturate at rto_max (keeps the shift defined).
   static constexpr unsigned kMaxBackoffShift = 30;
 
-  explicit RttEstimator(const TcpConfig& cfg)
-      : rto_min_(cfg.rto_min),
-        rto_max_(std::max(cfg.rto_max, cfg.rto_min)),
-        rto_initial_(cfg.rto_initial),
-        base_rto_(clamp_rto(cfg.rto_initial)) {}
+  // The limits (rto_min/max/initial) are read from `cfg`, which must outlive
+  // the estimator (the Stack's config; one copy per core, not per TCB).
+  explicit RttEstimator(const TcpConfig& cfg) : cfg_(&cfg), base_rto_(clamp_rto(cfg.rto_initial)) {}
+  explicit RttEstimator(const TcpConfig&& cfg) = delete;
 
   // One valid RTT measurement (Karn's rule already applied by the caller).
   void sample(TimeUs rtt) {
@@ -62,10 +61,11 @@ class RttEstimator {
   // Current RTO with exponential backoff applied, never above rto_max
   // (RFC 6298 (5.5) and (2.5)).
   TimeUs rto() const {
-    if (backoffs_ >= kMaxBackoffShift) return rto_max_;
-    const TimeUs limit = rto_max_ >> backoffs_;
-    if (base_rto_ > limit) return rto_max_;
-    return std::min(base_rto_ << backoffs_, rto_max_);
+    const TimeUs max = rto_max();
+    if (backoffs_ >= kMaxBackoffShift) return max;
+    const TimeUs limit = max >> backoffs_;
+    if (base_rto_ > limit) return max;
+    return std::min(base_rto_ << backoffs_, max);
   }
 
   // RFC 6298 (5.5): the retransmission timer expired; double the RTO.
@@ -81,7 +81,7 @@ class RttEstimator {
     rttvar_ = 0;
     has_sample_ = false;
     backoffs_ = 0;
-    base_rto_ = clamp_rto(rto_initial_);
+    base_rto_ = clamp_rto(cfg_->rto_initial);
   }
 
   TimeUs srtt() const { return srtt_; }
@@ -93,11 +93,10 @@ class RttEstimator {
 
  private:
   // RFC 6298 (2.4): round up to rto_min; (2.5): cap at rto_max.
-  TimeUs clamp_rto(TimeUs r) const { return std::clamp(r, rto_min_, rto_max_); }
+  TimeUs clamp_rto(TimeUs r) const { return std::clamp(r, cfg_->rto_min, rto_max()); }
+  TimeUs rto_max() const { return std::max(cfg_->rto_max, cfg_->rto_min); }
 
-  TimeUs rto_min_;
-  TimeUs rto_max_;
-  TimeUs rto_initial_;
+  const TcpConfig* cfg_;
   TimeUs base_rto_;
   TimeUs srtt_ = 0;
   TimeUs rttvar_ = 0;

@@ -79,12 +79,19 @@ void SendBuffer::trim(ChunkPool& pool, std::uint32_t n) {
     // chunk goes too.
     SendChunk* next = head_->next;
     if (head_ == tail_ && size_ > 0) break;
+    // The cursor counts from head_: it moves back a chunk, or goes with it.
+    if (cursor_ == head_) {
+      cursor_ = nullptr;
+    } else if (cursor_ != nullptr) {
+      cursor_pos_ -= static_cast<std::uint32_t>(SendChunk::kSize);
+    }
     pool.put(head_);
     head_ = next;
     off -= SendChunk::kSize;
   }
   if (head_ == nullptr) {
     tail_ = nullptr;
+    cursor_ = nullptr;
     head_off_ = 0;
     size_ = 0;
     return;
@@ -99,25 +106,36 @@ void SendBuffer::trim(ChunkPool& pool, std::uint32_t n) {
 void SendBuffer::release(ChunkPool& pool) {
   pool.put_list(head_);
   head_ = tail_ = nullptr;
+  cursor_ = nullptr;
   head_off_ = 0;
   size_ = 0;
 }
 
 void SendBuffer::copy_out(std::uint32_t offset, std::uint32_t len, std::uint8_t* dst) const {
-  std::size_t pos = head_off_ + static_cast<std::size_t>(offset);
+  const std::size_t want = head_off_ + static_cast<std::size_t>(offset);
   const SendChunk* c = head_;
-  while (c != nullptr && pos >= SendChunk::kSize) {
-    pos -= SendChunk::kSize;
+  std::size_t base = 0;  // position of c's first byte
+  if (cursor_ != nullptr && cursor_pos_ <= want) {
+    c = cursor_;
+    base = cursor_pos_;
+  }
+  while (c != nullptr && want - base >= SendChunk::kSize) {
+    base += SendChunk::kSize;
     c = c->next;
   }
+  std::size_t pos = want - base;
   std::size_t done = 0;
-  while (done < len && c != nullptr) {
+  while (c != nullptr && done < len) {
     const std::size_t n = std::min<std::size_t>(len - done, SendChunk::kSize - pos);
     std::memcpy(dst + done, c->data + pos, n);
     done += n;
+    if (done == len) break;
     pos = 0;
+    base += SendChunk::kSize;
     c = c->next;
   }
+  cursor_ = c;
+  cursor_pos_ = static_cast<std::uint32_t>(base);
 }
 
 // segment.h: the dataplane copies payload through this (no virtual call).

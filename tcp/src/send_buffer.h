@@ -70,13 +70,20 @@ class SendBuffer {
   // Returns every chunk to the pool.
   void release(ChunkPool& pool);
   // Copies `len` bytes starting `offset` bytes after the head to dst.
+  // Sequential copies (each segment after the previous one) continue from
+  // where the last one ended: O(1) per segment instead of a walk over every
+  // chunk in flight (the cursor; a copy behind it walks from the head).
   void copy_out(std::uint32_t offset, std::uint32_t len, std::uint8_t* dst) const;
 
  private:
   SendChunk* head_ = nullptr;
   SendChunk* tail_ = nullptr;
+  // The chunk the last copy_out() ended in and the position of its first
+  // byte counted from head_'s first byte (a multiple of kSize); null = none.
+  mutable const SendChunk* cursor_ = nullptr;
   std::uint32_t head_off_ = 0;  // first valid byte within head_
   std::uint32_t size_ = 0;
+  mutable std::uint32_t cursor_pos_ = 0;
 };
 
 }  // namespace shardtcp::tcp

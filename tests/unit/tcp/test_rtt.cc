@@ -15,14 +15,16 @@ TcpConfig cfg_with(TimeUs initial, TimeUs min, TimeUs max) {
 }
 
 TEST(RttEstimator, InitialRtoBeforeAnySample) {  // RFC 6298 (2.1)
-  RttEstimator r(cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   EXPECT_FALSE(r.has_sample());
   EXPECT_EQ(r.rto(), 1 * kUsPerSec);
   EXPECT_EQ(r.backoffs(), 0u);
 }
 
 TEST(RttEstimator, FirstSample) {  // RFC 6298 (2.2)
-  RttEstimator r(cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   r.sample(100 * kUsPerMs);
   EXPECT_TRUE(r.has_sample());
   EXPECT_EQ(r.srtt(), 100 * kUsPerMs);
@@ -32,7 +34,8 @@ TEST(RttEstimator, FirstSample) {  // RFC 6298 (2.2)
 }
 
 TEST(RttEstimator, SubsequentSamples) {  // RFC 6298 (2.3)
-  RttEstimator r(cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   r.sample(100 * kUsPerMs);
   r.sample(180 * kUsPerMs);
   // RTTVAR = 3/4*50 + 1/4*|100-180| = 37.5 + 20 = 57.5 ms
@@ -47,7 +50,8 @@ TEST(RttEstimator, SubsequentSamples) {  // RFC 6298 (2.3)
 }
 
 TEST(RttEstimator, ConvergesOnConstantRtt) {
-  RttEstimator r(cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   for (int i = 0; i < 200; ++i) r.sample(20 * kUsPerMs);
   EXPECT_EQ(r.srtt(), 20 * kUsPerMs);
   EXPECT_LT(r.rttvar(), 10u);
@@ -56,19 +60,22 @@ TEST(RttEstimator, ConvergesOnConstantRtt) {
 }
 
 TEST(RttEstimator, RoundsUpToRtoMin) {  // RFC 6298 (2.4)
-  RttEstimator r(cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   r.sample(1 * kUsPerMs);
   EXPECT_EQ(r.rto(), 200 * kUsPerMs);
 }
 
 TEST(RttEstimator, CappedAtRtoMax) {  // RFC 6298 (2.5)
-  RttEstimator r(cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 10 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 10 * kUsPerSec);
+  RttEstimator r(cfg);
   r.sample(8 * kUsPerSec);  // 8 + 4*4 = 24 s
   EXPECT_EQ(r.rto(), 10 * kUsPerSec);
 }
 
 TEST(RttEstimator, BackoffDoublesAndSaturates) {  // RFC 6298 (5.5)
-  RttEstimator r(cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   r.backoff();
   EXPECT_EQ(r.rto(), 2 * kUsPerSec);
   EXPECT_EQ(r.backoffs(), 1u);
@@ -85,7 +92,8 @@ TEST(RttEstimator, BackoffDoublesAndSaturates) {  // RFC 6298 (5.5)
 }
 
 TEST(RttEstimator, NewSampleClearsBackoff) {
-  RttEstimator r(cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(1 * kUsPerSec, 1 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   r.sample(100 * kUsPerMs);
   r.backoff();
   r.backoff();
@@ -96,7 +104,8 @@ TEST(RttEstimator, NewSampleClearsBackoff) {
 }
 
 TEST(RttEstimator, ResetForgetsSamples) {
-  RttEstimator r(cfg_with(3 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(3 * kUsPerSec, 200 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   r.sample(50 * kUsPerMs);
   r.backoff();
   r.reset();
@@ -106,7 +115,8 @@ TEST(RttEstimator, ResetForgetsSamples) {
 }
 
 TEST(RttEstimator, InitialRtoBelowMinIsClamped) {
-  RttEstimator r(cfg_with(100 * kUsPerMs, 200 * kUsPerMs, 60 * kUsPerSec));
+  const TcpConfig cfg = cfg_with(100 * kUsPerMs, 200 * kUsPerMs, 60 * kUsPerSec);
+  RttEstimator r(cfg);
   EXPECT_EQ(r.rto(), 200 * kUsPerMs);
 }
 
