@@ -170,36 +170,6 @@ void StackImpl::reap() {
   }
 }
 
-ReassemblyQueue* StackImpl::get_reasm() {
-  if (reasm_free_.empty()) {
-    reasm_all_.push_back(std::make_unique<ReassemblyQueue>(&reasm_pages_));
-    return reasm_all_.back().get();
-  }
-  ReassemblyQueue* q = reasm_free_.back();
-  reasm_free_.pop_back();
-  return q;
-}
-
-void StackImpl::put_reasm(ReassemblyQueue* q) {
-  q->clear();
-  reasm_free_.push_back(q);
-}
-
-SackScoreboard* StackImpl::get_sacks() {
-  if (sacks_free_.empty()) {
-    sacks_all_.push_back(std::make_unique<SackScoreboard>());
-    return sacks_all_.back().get();
-  }
-  SackScoreboard* s = sacks_free_.back();
-  sacks_free_.pop_back();
-  return s;
-}
-
-void StackImpl::put_sacks(SackScoreboard* s) {
-  s->clear();
-  sacks_free_.push_back(s);
-}
-
 // --- listeners ------------------------------------------------------------------------
 
 Listener* StackImpl::find_listener(Ipv4 local_ip, std::uint16_t port) {

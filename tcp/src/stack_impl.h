@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reassembly.h"
+#include "recycler.h"
 #include "sack_scoreboard.h"
 #include "send_buffer.h"
 #include "shardtcp/tcp/flow_table.h"
@@ -86,7 +87,7 @@ class StackImpl {
     return isn_.isn(t, now_);
   }
   TimeUs now() const { return now_; }
-  std::size_t reasm_pool_size() const { return reasm_all_.size(); }
+  std::size_t reasm_pool_size() const { return reasm_.size(); }
   std::size_t chunks_in_use() const { return chunks_.in_use(); }
 
  private:
@@ -143,6 +144,8 @@ class StackImpl {
   // True when the window we could offer exceeds the advertised one by a
   // receiver-SWS step (RFC 1122 §4.2.3.3): a window update is worth sending.
   bool window_update_due(const Tcb& t) const;
+  // `space` (what we could offer) exceeds the advertised window by that step.
+  bool opens_by_step(std::uint64_t space, const Tcb& t) const;
   std::uint32_t ts_now(const Tcb& t) const;
   static std::uint32_t ts_now_for(TimeUs now, std::uint32_t offset);
   std::uint8_t our_wscale() const;
@@ -167,10 +170,10 @@ class StackImpl {
   void reap();
   void leave_syn_queue(Tcb& t);
   Listener* find_listener(Ipv4 local_ip, std::uint16_t port);
-  ReassemblyQueue* get_reasm();
-  void put_reasm(ReassemblyQueue* q);
-  SackScoreboard* get_sacks();
-  void put_sacks(SackScoreboard* s);
+  ReassemblyQueue* get_reasm() { return reasm_.get(&reasm_pages_); }
+  void put_reasm(ReassemblyQueue* q) { reasm_.put(q); }
+  SackScoreboard* get_sacks() { return sacks_.get(); }
+  void put_sacks(SackScoreboard* s) { sacks_.put(s); }
   void notify_closed(Tcb& t, CloseReason why);
 
   TcpConfig cfg_;
@@ -187,10 +190,8 @@ class StackImpl {
 
   ChunkPool chunks_;
   ReassemblyPool reasm_pages_;
-  std::vector<std::unique_ptr<ReassemblyQueue>> reasm_all_;
-  std::vector<ReassemblyQueue*> reasm_free_;
-  std::vector<std::unique_ptr<SackScoreboard>> sacks_all_;
-  std::vector<SackScoreboard*> sacks_free_;
+  Recycler<ReassemblyQueue> reasm_;
+  Recycler<SackScoreboard> sacks_;
 
   // Tcb pool: slabs of raw storage, a free list through fifo_next, and the
   // graveyard of Tcbs freed during the current call (reaped lazily so

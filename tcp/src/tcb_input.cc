@@ -328,10 +328,8 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
         // LAST-ACK -> CLOSED (§3.10.7.4 fifth, LAST-ACK: our FIN acked).
         // Bytes held for a paused reader (and the FIN's on_peer_closed)
         // reach the application first, as on entering TIME-WAIT.
-        if (t.rcv_held() > 0 || t.peer_fin_owed) {
-          deliver_held(t, true);
-          if (t.dead) return false;
-        }
+        deliver_held(t, true);
+        if (t.dead) return false;
         close_tcb(t, CloseReason::kNormal);
         return false;
       default:

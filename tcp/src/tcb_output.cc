@@ -16,9 +16,9 @@ std::uint32_t StackImpl::ts_now_for(TimeUs now, std::uint32_t offset) {
 std::uint32_t StackImpl::ts_now(const Tcb& t) const { return ts_now_for(now_, t.ts_offset); }
 
 // Our receive window: rcv_buf minus the bytes held (out of order, or in
-// order but not yet read because the application paused receiving). The right edge never moves left
-// (RFC 9293 §3.8.6.2.2) and moves right only in steps of min(rcv_buf/2, MSS) (receiver SWS
-// avoidance, RFC 1122 §4.2.3.3).
+// order but not yet read because the application paused receiving). The
+// right edge never moves left (RFC 9293 §3.8.6.2.2) and moves right only in
+// steps of min(rcv_buf/2, MSS) (receiver SWS avoidance, RFC 1122 §4.2.3.3).
 namespace {
 std::uint64_t window_space(const Tcb& t, std::uint32_t rcv_buf) {
   const std::uint32_t held = t.reasm != nullptr ? t.reasm->bytes() : 0;
@@ -30,17 +30,19 @@ std::uint32_t window_advertised(const Tcb& t) {
 }
 }  // namespace
 
-bool StackImpl::window_update_due(const Tcb& t) const {
-  const std::uint64_t space = window_space(t, cfg_.rcv_buf);
+bool StackImpl::opens_by_step(std::uint64_t space, const Tcb& t) const {
   const std::uint32_t cur = window_advertised(t);
   const std::uint32_t step = std::min<std::uint32_t>(cfg_.rcv_buf / 2, cfg_.mss);
   return space > cur && space - cur >= step;
 }
 
+bool StackImpl::window_update_due(const Tcb& t) const {
+  return opens_by_step(window_space(t, cfg_.rcv_buf), t);
+}
+
 std::uint16_t StackImpl::window_field(Tcb& t) {
-  if (window_update_due(t)) {
-    t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(window_space(t, cfg_.rcv_buf));
-  }
+  const std::uint64_t space = window_space(t, cfg_.rcv_buf);
+  if (opens_by_step(space, t)) t.rcv_adv = t.rcv_nxt + static_cast<std::uint32_t>(space);
   if (seq_lt(t.rcv_adv, t.rcv_nxt)) t.rcv_adv = t.rcv_nxt;
   const std::uint32_t wnd = t.rcv_adv - t.rcv_nxt;
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd >> t.rcv_wscale, 65535));

@@ -175,12 +175,10 @@ void StackImpl::idle_expired(Tcb& t) {
 // entry answers for the 4-tuple for 2*MSL (issue 4, RFC 9293 §3.10.7.4).
 void StackImpl::enter_time_wait(Tcb& t) {
   if (t.ack_now) send_ack(t);  // the ACK of the peer's FIN leaves first
-  if (t.rcv_held() > 0 || t.peer_fin_owed) {
-    // The compact entry keeps no data: bytes held while the application
-    // paused receiving are delivered now, before on_closed, whatever the pause.
-    deliver_held(t, true);
-    if (t.dead) return;
-  }
+  // The compact entry keeps no data: bytes held while the application
+  // paused receiving are delivered now, before on_closed, whatever the pause.
+  deliver_held(t, true);
+  if (t.dead) return;
   TimeWaitEntry e;
   e.tuple = t.tuple;
   e.snd_nxt = t.snd_max;

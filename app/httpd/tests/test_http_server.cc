@@ -1,16 +1,14 @@
-// shardtcp-httpd's HttpServer on a real tcp::Stack (virtual clock; the
-// client's segments are synthesized here and the server's read back): the
-// behaviour that needs the engine, receive flow control with pipelined
+// shardtcp-httpd's HttpServer on a real tcp::Stack (the engine harness:
+// virtual clock, the client's segments synthesized, the server's read back):
+// the behaviour that needs the engine, receive flow control with pipelined
 // requests and closing while requests are still held.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
-#include <vector>
 
+#include "engine_harness.h"
 #include "http_server.h"
-#include "shardtcp/tcp/segment.h"
-#include "shardtcp/tcp/stack.h"
 
 namespace shardtcp::app {
 namespace {
@@ -19,14 +17,10 @@ using tcp::kAck;
 using tcp::kFin;
 using tcp::kRst;
 using tcp::kSyn;
-
-constexpr tcp::Ipv4 kServerIp = 0xC6120001;  // 198.18.0.1
-constexpr tcp::Ipv4 kClientIp = 0xC6120002;  // 198.18.0.2
+using tcp::testing::Harness;
 
 tcp::TcpConfig small_buffers() {
-  tcp::TcpConfig c;
-  c.isn_secret[0] = 7;
-  c.isn_secret[1] = 9;
+  tcp::TcpConfig c = Harness::default_config();
   c.rcv_buf = 8192;
   c.snd_buf = 8192;
   return c;
@@ -35,53 +29,41 @@ tcp::TcpConfig small_buffers() {
 // One client connection to the server's port 80, driven segment by segment.
 class HttpOverStack : public ::testing::Test {
  protected:
-  HttpOverStack() : server_(false), stack_(small_buffers(), counters_, 0, now_) {
-    EXPECT_TRUE(stack_.listen(80, HttpServer::handlers(), &server_));
+  HttpOverStack() : server_(false), h_(small_buffers()) {
+    EXPECT_TRUE(h_.stack->listen(tcp::testing::kPort, HttpServer::handlers(), &server_));
   }
   ~HttpOverStack() override { server_.teardown(); }
 
+  // A client segment at our next sequence number, acknowledging all we read.
   void in(std::uint8_t flags, const std::string& data = "", std::uint16_t window = 65535) {
-    tcp::Segment s;
-    s.tuple = tuple_;
-    s.seq = snd_nxt_;
-    s.ack = rcv_nxt_;
-    s.flags = flags;
-    s.window = window;
-    if (flags & kSyn) {
-      s.opts.has_mss = true;
-      s.opts.mss = 1460;
-    }
-    s.payload = reinterpret_cast<const std::uint8_t*>(data.data());
-    s.payload_len = static_cast<std::uint32_t>(data.size());
-    stack_.input(s, now_);
-    snd_nxt_ += s.seg_len();
+    h_.in(flags, snd_nxt_, rcv_nxt_, data, window,
+          flags & kSyn ? Harness::mss_only() : tcp::TcpOptions{});
+    snd_nxt_ += static_cast<std::uint32_t>(data.size()) + ((flags & kSyn) ? 1u : 0u);
     collect();
   }
-  // Reads the server's segments: payload into rx_, FIN and RST noted.
+  void advance(tcp::TimeUs dt) {
+    h_.advance(dt);
+    collect();
+  }
+  // Reads the server's segments: new payload into rx_, FIN and RST noted.
   void collect() {
-    for (const tcp::OutSegment& o : stack_.output()) {
-      if (o.flags & kRst) ++rsts_;
-      if (!(o.flags & (kSyn | kRst))) min_window_ = std::min<int>(min_window_, o.window);
-      if (o.flags & kSyn) rcv_nxt_ = o.seq + 1;
+    for (const tcp::testing::Out& o : h_.take()) {
+      const std::uint8_t f = o.flags();
+      if (f & kRst) ++rsts_;
+      if (!(f & (kSyn | kRst))) min_window_ = std::min<int>(min_window_, o.seg.window);
+      if (f & kSyn) rcv_nxt_ = o.seg.seq + 1;
       // New bytes at RCV.NXT (a window probe may have sent the first one).
-      const std::uint32_t skip = rcv_nxt_ - o.seq;
-      if (o.payload_len > 0 && skip < o.payload_len) {
-        std::string p(o.payload_len, '\0');
-        tcp::copy_payload(o, reinterpret_cast<std::uint8_t*>(p.data()));
-        rx_ += p.substr(skip);
-        rcv_nxt_ += o.payload_len - skip;
+      const auto len = static_cast<std::uint32_t>(o.payload.size());
+      const std::uint32_t skip = rcv_nxt_ - o.seg.seq;
+      if (len > 0 && skip < len) {
+        rx_ += o.payload.substr(skip);
+        rcv_nxt_ += len - skip;
       }
-      if ((o.flags & kFin) && o.seq + o.payload_len == rcv_nxt_) {
+      if ((f & kFin) && o.seg.seq + len == rcv_nxt_) {
         fin_ = true;
         rcv_nxt_ += 1;
       }
     }
-    stack_.clear_output();
-  }
-  void advance(tcp::TimeUs dt) {
-    now_ += dt;
-    stack_.poll(now_);
-    collect();
   }
   void open() {
     in(kSyn);
@@ -103,10 +85,7 @@ class HttpOverStack : public ::testing::Test {
   }
 
   HttpServer server_;
-  tcp::TcpCounters counters_;
-  tcp::TimeUs now_ = 1000 * tcp::kUsPerSec;
-  tcp::Stack stack_;
-  tcp::FourTuple tuple_{kServerIp, kClientIp, 80, 40000};
+  Harness h_;
   std::uint32_t snd_nxt_ = 0xFFFFF000u;  // crosses 2^32
   std::uint32_t rcv_nxt_ = 0;
   std::string rx_;
