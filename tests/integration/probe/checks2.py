@@ -375,21 +375,10 @@ def check_challenge_ack_ratelimit(ctx):
 def check_rto_doubles(ctx):
     """RFC 6298 (5.5)/(5.6): unacknowledged response data is retransmitted
     from SND.UNA after the RTO and the interval grows (ordering only)."""
-    c = ctx.conn()
-    c.handshake()
-    c.send_data(P.REQ)
-    first = c.expect(lambda s: len(s.payload) > 0, 2.0)
+    c, first = P.unacked_response(ctx)
     if first is None:
         return False, f"no response data: {P.history(c)}"
-    times = [first.t]
-    deadline = time.monotonic() + ctx.args.rto_wait
-    while len(times) < 4 and time.monotonic() < deadline:
-        seg = c.recv(deadline - time.monotonic())
-        if seg is None:
-            break
-        if seg.payload and seg.seq == first.seq:
-            times.append(seg.t)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps, _ = P.repeat_gaps(c, first, lambda s: s.payload and s.seq == first.seq, 4, ctx.args.rto_wait)
     c.rcv_nxt = seq_add(first.seq, len(first.payload))
     ok = len(gaps) >= 3 and all(g2 > g1 * 1.3 for g1, g2 in zip(gaps, gaps[1:]))
     return ok, f"gaps {', '.join(f'{g * 1000:.0f}ms' for g in gaps)} (want 3, each larger)"

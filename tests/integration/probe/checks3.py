@@ -76,13 +76,7 @@ def check_ts_every_segment(ctx):
     c, _ = ts_conn(ctx, sack=False)
     start = len(c.log)
     c.send_data(P.get_bytes(20000))
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and not P.response_complete(c):
-        seg = c.expect(lambda s: True, deadline - time.monotonic())
-        if seg is None or seg.has(RST):
-            break
-        if seg.payload:
-            c.ack_now()
+    read_response(c, timeout=3.0)
     sent = c.sent_tsvals
     segs = c.log[start:]
     missing = [s for s in segs if s.opt("Timestamp") is None]
@@ -292,15 +286,8 @@ def check_fin_retransmitted(ctx):
         return False, f"no server FIN: {P.history(c)}"
     fin_seq = seq_add(fin.seq, len(fin.payload))
     c.send(ACK, ack=fin_seq)  # data acked, FIN not
-    times = [fin.t]
-    deadline = time.monotonic() + ctx.args.rto_wait
-    while len(times) < 3 and time.monotonic() < deadline:
-        seg = c.recv(deadline - time.monotonic())
-        if seg is None:
-            break
-        if seg.has(FIN) and seq_add(seg.seq, len(seg.payload)) == fin_seq:
-            times.append(seg.t)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps, _ = P.repeat_gaps(c, fin, lambda s: s.has(FIN) and seq_add(s.seq, len(s.payload)) == fin_seq,
+                            3, ctx.args.rto_wait)
     c.send(ACK)
     c.send(FIN | ACK)
     c.snd_nxt = seq_add(c.snd_nxt, 1)
@@ -400,16 +387,10 @@ def check_large_mss_clamped(ctx):
     ctx.conns.append(c)
     sa = c.handshake()
     own = sa.opt("MSS") or 1460
+    start = len(c.log)
     c.send_data(P.get_bytes(20000))
-    sizes = []
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and not P.response_complete(c):
-        seg = c.expect(lambda s: True, deadline - time.monotonic())
-        if seg is None or seg.has(RST):
-            break
-        if seg.payload:
-            sizes.append(len(seg.payload))
-            c.ack_now()
+    read_response(c, timeout=3.0)
+    sizes = [len(s.payload) for s in c.log[start:] if s.payload]
     done = P.response_complete(c)
     ok = done and sizes and max(sizes) <= own
     return ok, f"largest data segment {max(sizes) if sizes else 0} (server MSS {own}, ours 9000); complete: {done}"

@@ -62,14 +62,7 @@ def history(c):
 
 def response_complete(c):
     """True once the HTTP response in c.rx has its full Content-Length body."""
-    head, sep, body = bytes(c.rx).partition(b"\r\n\r\n")
-    if not sep:
-        return False
-    for ln in head.split(b"\r\n")[1:]:
-        k, _, v = ln.partition(b":")
-        if k.strip().lower() == b"content-length":
-            return len(body) >= int(v.strip())
-    return False
+    return response_complete_from(bytes(c.rx))
 
 
 def fetch(c, req=REQ, timeout=3.0):
@@ -93,6 +86,7 @@ def fetch(c, req=REQ, timeout=3.0):
 
 
 def response_complete_from(rx):
+    """True once `rx` holds an HTTP response head and its full Content-Length body."""
     head, sep, body = rx.partition(b"\r\n\r\n")
     if not sep:
         return False
@@ -338,26 +332,41 @@ def check_fin_server_first(ctx):
     return ok, f"response complete: {answered}; our FIN acked: {a1}; retransmitted FIN re-acked: {a2}"
 
 
-def check_data_retransmit(ctx):
-    """RFC 6298 (5.4)-(5.6): response data we never ACK is retransmitted
-    from SND.UNA with exponential backoff."""
+def unacked_response(ctx):
+    """A request on a new connection; returns the connection and the first
+    response data segment (None if none came), which we never ACK."""
     c = ctx.conn()
     c.handshake()
     c.send_data(REQ)
-    first = c.expect(lambda s: len(s.payload) > 0, 2.0)
-    if first is None:
-        return False, f"no response data: {history(c)}"
+    return c, c.expect(lambda s: len(s.payload) > 0, 2.0)
+
+
+def repeat_gaps(c, first, same, count, wait):
+    """Seconds between `first` and each later segment for which same(seg)
+    holds (its retransmissions), up to `count` segments in all or `wait`
+    seconds. Returns (gaps, the RST segment if one came first, else None)."""
     times = [first.t]
-    deadline = time.monotonic() + ctx.args.rto_wait
-    while len(times) < 4 and time.monotonic() < deadline:
+    deadline = time.monotonic() + wait
+    while len(times) < count and time.monotonic() < deadline:
         seg = c.recv(deadline - time.monotonic())
         if seg is None:
             break
         if seg.has(RST):
-            return False, f"RST while waiting for retransmissions: {seg}"
-        if seg.payload and seg.seq == first.seq:
+            return [b - a for a, b in zip(times, times[1:])], seg
+        if same(seg):
             times.append(seg.t)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in zip(times, times[1:])], None
+
+
+def check_data_retransmit(ctx):
+    """RFC 6298 (5.4)-(5.6): response data we never ACK is retransmitted
+    from SND.UNA with exponential backoff."""
+    c, first = unacked_response(ctx)
+    if first is None:
+        return False, f"no response data: {history(c)}"
+    gaps, rst = repeat_gaps(c, first, lambda s: s.payload and s.seq == first.seq, 4, ctx.args.rto_wait)
+    if rst is not None:
+        return False, f"RST while waiting for retransmissions: {rst}"
     c.absorb(first)
     c.rcv_nxt = seq_add(first.seq, len(first.payload))
     ok = len(gaps) >= 2 and gaps[-1] > gaps[0] * 1.2
