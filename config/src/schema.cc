@@ -440,7 +440,21 @@ std::vector<Section> make_sections() {
                    [](auto& c) -> auto& { return c.metrics.enabled; }),
                special("listen", Kind::kString,
                        "exporter address \"host:port\" (kernel socket, in the process's netns)",
-                       parse_metrics_listen, [](const C& c) { return quote(c.metrics.listen); })}});
+                       parse_metrics_listen, [](const C& c) { return quote(c.metrics.listen); }),
+               integer<C>(
+                   "request_timeout_ms", "ms", 100, 600000,
+                   "time a client gets for a whole request head, and again to take the response; "
+                   "then the exporter closes the connection",
+                   [](auto& c) -> auto& { return c.metrics.request_timeout_ms; }),
+               integer<C>(
+                   "max_connections", "", 1, 4096,
+                   "open exporter connections; beyond, the oldest one waiting for a request is "
+                   "closed",
+                   [](auto& c) -> auto& { return c.metrics.max_connections; }),
+               integer<C>(
+                   "max_request_bytes", "bytes", 512, 1048576,
+                   "largest request head the exporter reads; a longer one is answered 431",
+                   [](auto& c) -> auto& { return c.metrics.max_request_bytes; })}});
   s.push_back(
       Section{"app",
               {special("listen_ports", Kind::kIntegerList,

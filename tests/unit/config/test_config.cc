@@ -46,6 +46,9 @@ TEST(ConfigLoad, MinimalFileGivesStructDefaults) {
   EXPECT_EQ(c.tcp.msl, 30 * kUsPerSec);
   EXPECT_EQ(c.tcp.congestion_control, tcp::CongestionControl::kCubic);
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:9100");
+  EXPECT_EQ(c.metrics.request_timeout_ms, 5000u);
+  EXPECT_EQ(c.metrics.max_connections, 64u);
+  EXPECT_EQ(c.metrics.max_request_bytes, 8192u);
   EXPECT_EQ(c.app.listen_ports, std::vector<std::uint16_t>{80});
 }
 
@@ -115,6 +118,9 @@ isn_secret = "00112233445566778899aabbccddeeff"
 [metrics]
 enabled = false
 listen = "[::1]:9200"
+request_timeout_ms = 2500
+max_connections = 16
+max_request_bytes = 4096
 
 [app]
 listen_ports = [8080, 443]
@@ -184,6 +190,9 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
 
   EXPECT_FALSE(c.metrics.enabled);
   EXPECT_EQ(c.metrics.listen, "[::1]:9200");
+  EXPECT_EQ(c.metrics.request_timeout_ms, 2500u);
+  EXPECT_EQ(c.metrics.max_connections, 16u);
+  EXPECT_EQ(c.metrics.max_request_bytes, 4096u);
   EXPECT_EQ(c.app.listen_ports, (std::vector<std::uint16_t>{8080, 443}));
   EXPECT_TRUE(c.app.hold_close_wait);
 }

@@ -99,6 +99,12 @@ const std::vector<Case>& cases() {
        "metrics.listen: expected \"host:port\" like \"127.0.0.1:9100\" (got \"9100\")"},
       {"metrics_listen_port_range", "[metrics]\nlisten = \"127.0.0.1:70000\"\n",
        "metrics.listen: expected \"host:port\" like \"127.0.0.1:9100\" (got \"127.0.0.1:70000\")"},
+      {"metrics_request_timeout_zero", "[metrics]\nrequest_timeout_ms = 0\n",
+       "metrics.request_timeout_ms: must be between 100 and 600000 (got 0)"},
+      {"metrics_max_connections_zero", "[metrics]\nmax_connections = 0\n",
+       "metrics.max_connections: must be between 1 and 4096 (got 0)"},
+      {"metrics_max_request_bytes_small", "[metrics]\nmax_request_bytes = 100\n",
+       "metrics.max_request_bytes: must be between 512 and 1048576 (got 100)"},
       {"bad_value_is_escaped", "[metrics]\nlisten = \"a\\nb\"\n",
        "metrics.listen: expected \"host:port\" like \"127.0.0.1:9100\" (got \"a\\u000ab\")"},
       // [net]

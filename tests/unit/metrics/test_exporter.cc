@@ -322,7 +322,7 @@ TEST_F(ExporterTest, ShardtcpStatPrintsStatesAndCounters) {
   EXPECT_EQ(rc, 2) << out;
 }
 
-// The HTTP threads must not share a CPU with a dataplane lcore.
+// The HTTP thread must not share a CPU with a dataplane lcore.
 TEST(ExporterThreads, AvoidTheDataplaneCpus) {
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
   Fake fake;
@@ -341,7 +341,7 @@ TEST(ExporterThreads, AvoidTheDataplaneCpus) {
     std::ifstream comm(base + "/comm");
     std::string name;
     std::getline(comm, name);
-    if (name.find("civetweb") == std::string::npos) continue;
+    if (name != "stcp-metrics") continue;
     std::ifstream status(base + "/status");
     std::string line;
     while (std::getline(status, line)) {
@@ -356,7 +356,7 @@ TEST(ExporterThreads, AvoidTheDataplaneCpus) {
     }
   }
   closedir(d);
-  EXPECT_GT(checked, 0) << "no civetweb threads found";
+  EXPECT_GT(checked, 0) << "no stcp-metrics thread found";
 }
 
 // Every family the exporter serves is in the metrics reference table and every

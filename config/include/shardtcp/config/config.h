@@ -47,6 +47,13 @@ struct MempoolConfig {
 struct MetricsConfig {
   bool enabled = true;
   std::string listen = "127.0.0.1:9100";
+  // The exporter's HTTP server (issue 9): a client gets this long for a whole
+  // request head (from connect or the previous response) and again for taking
+  // a response; connections beyond max_connections close the oldest one
+  // still waiting for its request; a longer head is answered 431.
+  std::uint32_t request_timeout_ms = 5000;
+  std::uint32_t max_connections = 64;
+  std::uint32_t max_request_bytes = 8192;
 };
 
 struct AppConfig {
