@@ -57,7 +57,7 @@ cleanup() {
   local rc=$?
   set +e
   for pid in "$SLOW_PID" "$PROM_PID"; do
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || continue
+    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then continue; fi
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
@@ -171,11 +171,11 @@ sleep 2  # the last scrape of the window is in the TSDB
 
 # ---- 4. what Prometheus saw during the window ---------------------------------------------
 sel='{job="shardtcp"}'
-up_min=$(value "min_over_time(up$sel[${D}s] @ $T1)")
-up_count=$(value "count_over_time(up$sel[${D}s] @ $T1)")
-up_sum=$(value "sum_over_time(up$sel[${D}s] @ $T1)")
-dur_max=$(value "max_over_time(scrape_duration_seconds$sel[${D}s] @ $T1)")
-held_max=$(value "max_over_time(shardtcp_metrics_http_connections$sel[${D}s] @ $T1)")
+up_min=$(value "min_over_time(up${sel}[${D}s] @ $T1)")
+up_count=$(value "count_over_time(up${sel}[${D}s] @ $T1)")
+up_sum=$(value "sum_over_time(up${sel}[${D}s] @ $T1)")
+dur_max=$(value "max_over_time(scrape_duration_seconds${sel}[${D}s] @ $T1)")
+held_max=$(value "max_over_time(shardtcp_metrics_http_connections${sel}[${D}s] @ $T1)")
 dp curl -s --max-time 5 "$METRICS_URL" -o "$WORK/after.txt"
 closed_timeout=$(($(closed "$WORK/after.txt" timeout) - $(closed "$WORK/before.txt" timeout)))
 closed_evicted=$(($(closed "$WORK/after.txt" evicted) - $(closed "$WORK/before.txt" evicted)))
