@@ -52,6 +52,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   bool send_all(const std::string& s) {
     std::size_t off = 0;
     while (off < s.size()) {
@@ -249,6 +250,47 @@ TEST(ExporterSlowClients, AtTheConnectionCapTheOldestWaitingIsClosed) {
   for (int i = 13; i < 20; ++i) EXPECT_FALSE(idle[i]->closed_by_server(0)) << i;
   EXPECT_EQ(metric(*e, "shardtcp_metrics_http_closed_total", {{"reason", "evicted"}}), 13);
   EXPECT_LE(metric(*e, "shardtcp_metrics_http_connections", {}), 8);
+}
+
+// A client that pipelines requests and never reads its responses: once the
+// socket buffers are full the response cannot be sent, and the exporter
+// closes the connection at request_timeout_ms (the deadline covers taking the
+// response too) instead of keeping it, and its memory, forever.
+TEST(ExporterSlowClients, AClientThatNeverReadsIsClosed) {
+  Counters c;
+  config::MetricsConfig cfg;
+  cfg.request_timeout_ms = 500;
+  auto e = start_exporter(c, cfg);
+  Client sink(e->port());
+  ASSERT_TRUE(sink.connected());
+  const int small = 4096;
+  setsockopt(sink.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  // Non-blocking sends until the server stops reading (it does not read
+  // while a response is pending), at most 64 MiB of requests.
+  const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string batch;
+  while (batch.size() < 64 * 1024) batch += req;
+  std::size_t sent = 0;
+  for (int i = 0; i < 1024; ++i) {
+    const ssize_t n = ::send(sink.fd(), batch.data(), batch.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  EXPECT_GT(sent, 0u);
+  double timeouts = 0;
+  for (int i = 0; i < kPatienceMs / 10 && timeouts < 1; ++i) {
+    timeouts = metric(*e, "shardtcp_metrics_http_closed_total", {{"reason", "timeout"}});
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(timeouts, 1);
+  EXPECT_EQ(open_connections_settled(*e, 0), 0);
+  // Responses were sent until the buffers filled: more than one, and fewer
+  // than the requests sent (so the connection was closed while a response
+  // was pending, not as an idle keep-alive).
+  const double answered = metric(*e, "shardtcp_metrics_http_responses_total", {{"code", "200"}});
+  EXPECT_GT(answered, 1);
+  EXPECT_LT(answered, static_cast<double>(sent / req.size())) << sent << " bytes of requests";
+  EXPECT_TRUE(scrape_ok(*e));
 }
 
 // A request head larger than metrics.max_request_bytes is answered 431 and
