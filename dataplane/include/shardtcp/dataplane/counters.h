@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -108,7 +109,7 @@ struct DataplaneCounters {
   Gauge mbufs_in_use;  // this core's pool: in use (pool size - available)
   std::array<Counter, kNumL3DropReasons> drops;
 
-  void drop(L3DropReason r) { drops[static_cast<int>(r)].inc(); }
+  void drop(L3DropReason r) { drops[static_cast<std::size_t>(r)].inc(); }
 };
 
 }  // namespace shardtcp::dataplane
