@@ -412,6 +412,7 @@ std::size_t Connection::send(const void* data, std::size_t len) {
   return tcb(this).stack->send(tcb(this), data, len);
 }
 std::size_t Connection::send_space() const { return tcb(this).stack->send_space(tcb(this)); }
+std::size_t Connection::send_queued() const { return tcb(this).sndbuf.size(); }
 void Connection::shutdown() { tcb(this).stack->shutdown(tcb(this)); }
 void Connection::close() { tcb(this).stack->close(tcb(this)); }
 void Connection::abort() { tcb(this).stack->abort(tcb(this)); }

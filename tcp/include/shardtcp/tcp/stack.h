@@ -93,6 +93,9 @@ class Connection {
   // Queues up to `len` bytes; returns how many were taken.
   std::size_t send(const void* data, std::size_t len);
   std::size_t send_space() const;
+  // Bytes taken by send() and not yet acknowledged by the peer (Linux's
+  // SIOCOUTQ): a send timeout watches it for progress.
+  std::size_t send_queued() const;
   // Half-close: FIN after everything queued is sent; receiving continues.
   void shutdown();
   // Full close: FIN after queued data. Data arriving afterwards is answered
