@@ -49,8 +49,8 @@ struct HttpConn : ConnEntry<HttpConn> {
   bool close_pending = false;  // close() once the engine's held bytes are read
   // Timeouts (see http_server.h): the deadline armed is for `phase`.
   HttpTimeout phase = HttpTimeout::kHeader;
-  bool answered = false;  // a response was completed: idle means keep-alive
-  bool restart = false;   // a response ended since the deadline was armed
+  bool answered = false;         // a response was completed: idle means keep-alive
+  bool restart = false;          // a response ended since the deadline was armed
   std::uint64_t sent_total = 0;  // bytes send() took
   std::uint64_t acked_mark = 0;  // bytes acknowledged at the last progress check
 };
