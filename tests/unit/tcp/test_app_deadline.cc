@@ -302,6 +302,30 @@ TEST_F(AppDeadline, CloseInsideTheCallbackSendsFin) {
   EXPECT_TRUE(h.app.closed.empty());
 }
 
+TEST_F(AppDeadline, AbortOfAZeroWindowReaderSendsTheRstAtTheWindowEdge) {
+  // A reader that stopped reading: window 0, our zero-window probe octet
+  // went past it (SND.MAX = SND.UNA + 1). The RST must carry a sequence
+  // number the peer accepts (RFC 5961 §3: exactly its RCV.NXT, here SND.UNA),
+  // not SND.MAX, or the peer ignores it and keeps the connection.
+  h.in(kAck, p, u, "", 0);
+  ASSERT_EQ(c->send("abc", 3), 3u);
+  h.expect_none();
+  h.advance(h.tcb(c).rtt.rto());
+  Out probe = h.take_one();
+  ASSERT_EQ(probe.payload, "a");
+  h.in(kAck, p, u, "", 0);  // probe not taken
+  ASSERT_EQ(h.tcb(c).snd_max, u + 1);
+  log.action = OnDeadline::kAbort;
+  c->set_deadline(h.now + kUsPerMs);
+  h.advance(kUsPerMs);
+  Out r = h.take_one();
+  EXPECT_EQ(r.flags(), kRst | kAck);
+  EXPECT_EQ(r.seg.seq, u);
+  EXPECT_EQ(r.seg.ack, p);
+  ASSERT_EQ(h.app.closed.size(), 1u);
+  EXPECT_EQ(h.app.closed[0], CloseReason::kAborted);
+}
+
 TEST_F(AppDeadline, StackNowIsTheLatestCallsTime) {
   h.advance(1234);
   EXPECT_EQ(h.stack->now(), h.now);
