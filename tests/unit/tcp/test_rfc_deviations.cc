@@ -150,9 +150,7 @@ TEST(FinAtZeroWindow, ReceiveWindowDoesNotWrap) {
   TcpConfig cfg = Harness::default_config();
   cfg.rcv_buf = 1000;  // one segment fills the window; its ACK is delayed
   Harness h(cfg);
-  h.handlers.on_peer_closed = [](Connection& c) {
-    g_wnd_at_fin = static_cast<Tcb&>(c).rcv_wnd();
-  };
+  h.handlers.on_peer_closed = [](Connection& c) { g_wnd_at_fin = static_cast<Tcb&>(c).rcv_wnd(); };
   h.listen();
   Connection* c = h.open();
   ASSERT_NE(c, nullptr);
