@@ -463,7 +463,26 @@ std::vector<Section> make_sections() {
                boolean<C>(
                    "hold_close_wait",
                    "test mode: never close after the peer's FIN (holds connections in CLOSE-WAIT)",
-                   [](auto& c) -> auto& { return c.app.hold_close_wait; })}});
+                   [](auto& c) -> auto& { return c.app.hold_close_wait; }),
+               ms(
+                   "header_timeout_ms", 0, 86400000,
+                   "httpd: close (FIN, no response) a connection whose request head is not "
+                   "complete this long after accept or its first byte (0 = never)",
+                   [](auto& c) -> auto& { return c.app.header_timeout; }),
+               ms(
+                   "keepalive_timeout_ms", 0, 86400000,
+                   "httpd: close (FIN) a keep-alive connection idle this long after a response "
+                   "(0 = never)",
+                   [](auto& c) -> auto& { return c.app.keepalive_timeout; }),
+               ms(
+                   "send_timeout_ms", 0, 86400000,
+                   "httpd: abort (RST) a connection whose peer acknowledges none of a waiting "
+                   "response for this long (0 = never)",
+                   [](auto& c) -> auto& { return c.app.send_timeout; }),
+               ms(
+                   "idle_timeout_ms", 0, 86400000,
+                   "echo: close (FIN) a connection with no bytes either way this long (0 = never)",
+                   [](auto& c) -> auto& { return c.app.idle_timeout; })}});
   return s;
 }
 

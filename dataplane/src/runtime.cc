@@ -215,6 +215,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     info.rx_cksum_offload = plan.features.rx_ip_cksum && plan.features.rx_tcp_cksum;
     info.tx_cksum_offload = plan.features.tx_ip_cksum && plan.features.tx_tcp_cksum;
     info.hugepages = eal.hugepages;
+    info.app_counters = app.counters;
     // The Stacks' clock (Core::now_us(): same TSC origin), for observers on
     // other threads, e.g. the exporter's age of the oldest CLOSE-WAIT.
     info.now_us = [us_per_tsc = sh.us_per_tsc, tsc0 = sh.tsc0] {

@@ -125,6 +125,10 @@ max_request_bytes = 4096
 [app]
 listen_ports = [8080, 443]
 hold_close_wait = true
+header_timeout_ms = 1500
+keepalive_timeout_ms = 2500
+send_timeout_ms = 0
+idle_timeout_ms = 3500
 )";
 
 TEST(ConfigLoad, EveryKeyReachesItsField) {
@@ -195,6 +199,10 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(c.metrics.max_request_bytes, 4096u);
   EXPECT_EQ(c.app.listen_ports, (std::vector<std::uint16_t>{8080, 443}));
   EXPECT_TRUE(c.app.hold_close_wait);
+  EXPECT_EQ(c.app.header_timeout, 1500 * tcp::kUsPerMs);
+  EXPECT_EQ(c.app.keepalive_timeout, 2500 * tcp::kUsPerMs);
+  EXPECT_EQ(c.app.send_timeout, 0u);
+  EXPECT_EQ(c.app.idle_timeout, 3500 * tcp::kUsPerMs);
 }
 
 TEST(ConfigLoad, EveryKnownKeyIsInTheEveryKeyTest) {
@@ -417,7 +425,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u + 4u /* app timeouts */);
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ struct MetricsHooks {
   // The engine's clock (TimeUs, same origin as the `now` the Stacks get): used
   // for the age of the oldest CLOSE-WAIT connection.
   std::function<tcp::TimeUs()> now_us;
+  // The application's per-core counters (AppSetup::counters).
+  std::vector<AppCounter> app_counters;
   std::string version = "0.0.0";  // shardtcp version (build_info label)
   std::string dpdk_version;       // rte_version() (build_info label)
   // CPUs the exporter's thread must not run on (the dataplane lcores' CPUs).
