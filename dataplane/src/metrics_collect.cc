@@ -69,7 +69,8 @@ constexpr TcpCounterDef kTcpCounters[] = {
      &tcp::TcpCounters::ooo_segs},
     {"challenge_acks_total", "Challenge ACKs sent, RFC 5961 (TCPChallengeACK).",
      &tcp::TcpCounters::challenge_acks},
-    {"challenge_acks_suppressed_total", "Challenge ACKs not sent: over the RFC 5961 §7 limit.",
+    {"challenge_acks_suppressed_total",
+     "Challenge ACKs not sent: over the per-core RFC 5961 §7 budget (randomized per second).",
      &tcp::TcpCounters::challenge_acks_suppressed},
     {"syncookies_sent_total", "SYN cookies sent, RFC 4987 (SyncookiesSent).",
      &tcp::TcpCounters::syncookies_sent},
@@ -104,6 +105,13 @@ constexpr TcpCounterDef kTcpCounters[] = {
     {"zero_window_probes_total", "Zero-window probes sent.", &tcp::TcpCounters::zero_window_probes},
     {"conn_limit_drops_total", "SYNs dropped at tcp.max_connections.",
      &tcp::TcpCounters::conn_limit_drops},
+    {"oow_acks_suppressed_total",
+     "Out-of-window answers not sent: over the per-connection tcp.invalid_ratelimit_ms "
+     "(TCPACKSkipped*).",
+     &tcp::TcpCounters::oow_acks_suppressed},
+    {"idle_evictions_total",
+     "Idle connections reset to admit a new one at tcp.max_connections.",
+     &tcp::TcpCounters::idle_evictions},
 };
 
 struct DpCounterDef {
