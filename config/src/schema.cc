@@ -428,7 +428,8 @@ std::vector<Section> make_sections() {
            "rejections, challenge ACKs and TIME-WAIT (Linux tcp_invalid_ratelimit; 0 = no limit)",
            [](auto& c) -> auto& { return c.tcp.invalid_ratelimit; }),
        boolean<C>(
-           "evict_idle_on_full", "at max_connections, reset the connection idle longest so a new "
+           "evict_idle_on_full",
+           "at max_connections, reset the connection idle longest so a new "
            "client gets in (with syn_cookies, only once its handshake completes)",
            [](auto& c) -> auto& { return c.tcp.evict_idle_on_full; }),
        special("congestion_control", Kind::kString,

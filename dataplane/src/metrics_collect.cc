@@ -109,8 +109,7 @@ constexpr TcpCounterDef kTcpCounters[] = {
      "Out-of-window answers not sent: over the per-connection tcp.invalid_ratelimit_ms "
      "(TCPACKSkipped*).",
      &tcp::TcpCounters::oow_acks_suppressed},
-    {"idle_evictions_total",
-     "Idle connections reset to admit a new one at tcp.max_connections.",
+    {"idle_evictions_total", "Idle connections reset to admit a new one at tcp.max_connections.",
      &tcp::TcpCounters::idle_evictions},
 };
 

@@ -23,7 +23,7 @@ struct Case {
 TEST(AddrCheck, ClassifiesEveryClass) {
   const Case cases[] = {
       {ip(198, 18, 0, 2), kMask24, AddrClass::kUnicast},
-      {ip(198, 19, 0, 0), kMask24, AddrClass::kUnicast},  // another subnet's .0
+      {ip(198, 19, 0, 0), kMask24, AddrClass::kUnicast},    // another subnet's .0
       {ip(198, 18, 1, 255), kMask24, AddrClass::kUnicast},  // another subnet's broadcast
       {ip(223, 255, 255, 254), kMask24, AddrClass::kUnicast},
       {ip(1, 0, 0, 0), kMask24, AddrClass::kUnicast},
@@ -44,12 +44,13 @@ TEST(AddrCheck, ClassifiesEveryClass) {
       // RFC 3021: a /31 has no broadcast; .0 and .1 are its two hosts.
       {ip(198, 18, 0, 0), 0xFFFFFFFEu, AddrClass::kUnicast},
       {ip(198, 18, 0, 2), 0xFFFFFFFFu, AddrClass::kUnicast},  // /32: no subnet
-      {ip(198, 18, 0, 255), 0, AddrClass::kUnicast},            // mask unknown
+      {ip(198, 18, 0, 255), 0, AddrClass::kUnicast},          // mask unknown
   };
   for (const Case& c : cases) {
     EXPECT_EQ(classify_address(c.addr, kOurs, c.mask), c.want)
         << std::hex << c.addr << " mask " << c.mask << ": " << to_string(c.want);
-    EXPECT_EQ(valid_source(c.addr, kOurs, c.mask), c.want == AddrClass::kUnicast) << std::hex << c.addr;
+    EXPECT_EQ(valid_source(c.addr, kOurs, c.mask), c.want == AddrClass::kUnicast)
+        << std::hex << c.addr;
   }
   // Our own address without knowing it is just unicast.
   EXPECT_EQ(classify_address(kOurs), AddrClass::kUnicast);

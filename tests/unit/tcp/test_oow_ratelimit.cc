@@ -317,8 +317,7 @@ TEST(ChallengeBudget, PerCoreBudgetIsRandomPerSecond) {
     }
     h.take();
     const std::uint64_t sent = h.counters.challenge_acks.get() - sent_before;
-    const std::uint64_t suppressed =
-        h.counters.challenge_acks_suppressed.get() - suppressed_before;
+    const std::uint64_t suppressed = h.counters.challenge_acks_suppressed.get() - suppressed_before;
     EXPECT_GE(sent, 5u);
     EXPECT_LE(sent, 14u);
     EXPECT_EQ(sent + suppressed, static_cast<std::uint64_t>(kConns));

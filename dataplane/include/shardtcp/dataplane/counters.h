@@ -28,13 +28,13 @@ enum class L3DropReason : std::uint8_t {
   kIpNotForUs,
   kIpBadProto,  // not TCP/ICMP
   kIcmpMalformed,
-  kArpUnresolved,    // tx dropped: no ARP entry (queue full / resolution failed)
-  kTxFull,           // tx ring did not take the packet
-  kNoMbuf,           // mbuf pool exhausted
-  kSteerRingFull,    // software steering ring to the owner core was full
-  kIcmpUnsupported,  // ICMP other than echo request (not answered)
-  kNoRoute,          // tx: destination off-subnet and no gateway configured
-  kMultiSegment,     // rx: chained mbuf that could not be linearized
+  kArpUnresolved,     // tx dropped: no ARP entry (queue full / resolution failed)
+  kTxFull,            // tx ring did not take the packet
+  kNoMbuf,            // mbuf pool exhausted
+  kSteerRingFull,     // software steering ring to the owner core was full
+  kIcmpUnsupported,   // ICMP other than echo request (not answered)
+  kNoRoute,           // tx: destination off-subnet and no gateway configured
+  kMultiSegment,      // rx: chained mbuf that could not be linearized
   kIpBadSource,       // rx: source no reply may go to (RFC 1122 §3.2.1.3): broadcast,
                       // multicast, 0/8, 127/8, 240/4, or our own address (LAND)
   kIpBadDestination,  // rx: TCP/ICMP to a broadcast or multicast address (RFC 1122 §4.2.3.10)

@@ -17,11 +17,12 @@
 namespace shardtcp::tcp {
 
 enum class AddrClass : std::uint8_t {
-  kUnicast,            // a valid peer address
-  kUnspecified,        // 0.0.0.0/8: "this host on this network", never a peer (RFC 1122 §3.2.1.3 (a), (b))
-  kLoopback,           // 127.0.0.0/8: MUST NOT appear outside a host (RFC 1122 §3.2.1.3 (g))
-  kMulticast,          // 224.0.0.0/4 (class D): never a source (RFC 1112 §4)
-  kReserved,           // 240.0.0.0/4 (class E): not valid as source or destination (RFC 6890)
+  kUnicast,      // a valid peer address
+  kUnspecified,  // 0.0.0.0/8: "this host on this network", never a peer (RFC 1122 §3.2.1.3 (a),
+                 // (b))
+  kLoopback,     // 127.0.0.0/8: MUST NOT appear outside a host (RFC 1122 §3.2.1.3 (g))
+  kMulticast,    // 224.0.0.0/4 (class D): never a source (RFC 1112 §4)
+  kReserved,     // 240.0.0.0/4 (class E): not valid as source or destination (RFC 6890)
   kLimitedBroadcast,   // 255.255.255.255 (RFC 1122 §3.2.1.3 (c))
   kDirectedBroadcast,  // our subnet's broadcast address (RFC 1122 §3.2.1.3 (d), RFC 919)
   kOurs,               // our own address arriving from the wire: LAND, or spoofed
