@@ -138,6 +138,9 @@ struct TcpCounters {
   Counter keepalive_probes;
   Counter zero_window_probes;
   Counter conn_limit_drops;
+  // Segments refused by the engine's emit(): payload above the connection's
+  // MSS or a frame above the MTU. Never sent; nonzero means an engine bug.
+  Counter out_oversize;
   // Out-of-window answers (unacceptable-segment, PAWS, TIME-WAIT and
   // challenge ACKs) not sent: over the per-connection limit
   // (tcp.invalid_ratelimit_ms; Linux TCPACKSkipped*).
