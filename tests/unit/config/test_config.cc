@@ -429,7 +429,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 32u + 2u + 2u + 4u /* app timeouts */);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 32u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
 }
 
 }  // namespace
