@@ -69,7 +69,8 @@ constexpr TcpCounterDef kTcpCounters[] = {
      &tcp::TcpCounters::ooo_segs},
     {"challenge_acks_total", "Challenge ACKs sent, RFC 5961 (TCPChallengeACK).",
      &tcp::TcpCounters::challenge_acks},
-    {"challenge_acks_suppressed_total", "Challenge ACKs not sent: over the RFC 5961 §7 limit.",
+    {"challenge_acks_suppressed_total",
+     "Challenge ACKs not sent: over the per-core RFC 5961 §7 budget (randomized per second).",
      &tcp::TcpCounters::challenge_acks_suppressed},
     {"syncookies_sent_total", "SYN cookies sent, RFC 4987 (SyncookiesSent).",
      &tcp::TcpCounters::syncookies_sent},
@@ -107,6 +108,12 @@ constexpr TcpCounterDef kTcpCounters[] = {
     {"out_oversize_total",
      "Segments refused by the engine: payload above the MSS or frame above the MTU (a bug).",
      &tcp::TcpCounters::out_oversize},
+    {"oow_acks_suppressed_total",
+     "Out-of-window answers not sent: over the per-connection tcp.invalid_ratelimit_ms "
+     "(TCPACKSkipped*).",
+     &tcp::TcpCounters::oow_acks_suppressed},
+    {"idle_evictions_total", "Idle connections reset to admit a new one at tcp.max_connections.",
+     &tcp::TcpCounters::idle_evictions},
 };
 
 struct DpCounterDef {

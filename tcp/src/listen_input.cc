@@ -102,9 +102,21 @@ void StackImpl::listen_input(Listener& l, const Segment& seg) {
     return;
   }
   if (flows_.size() >= cfg_.max_connections) {
-    ctr_.conn_limit_drops.inc();
-    ctr_.drop(DropReason::kConnLimit);
-    return;
+    if (idle_victim() == nullptr) {
+      ctr_.conn_limit_drops.inc();
+      ctr_.drop(DropReason::kConnLimit);
+      return;
+    }
+    // Full, with an idle connection to give way (tcp.evict_idle_on_full).
+    // With SYN cookies the eviction waits for the handshake's ACK
+    // (syn_cookie_ack): a spoofed SYN flood then evicts no one, only a peer
+    // that answers at its address does. Without cookies the SYN evicts.
+    if (cfg_.syn_cookies && !accept_paused_) {
+      l.last_overflow = now_;  // so the cookie ACK is checked
+      send_cookie_syn_ack(seg);
+      return;
+    }
+    if (!accept_paused_) evict_idle();
   }
   if (accept_paused_) {
     ctr_.listen_drops.inc();
@@ -263,7 +275,12 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
 // (only if a listener can take it): the entry is gone and the caller hands
 // the SYN to the listener.
 bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_reopen) {
+  // Answers are rate limited per entry (Linux tcp_timewait_check_oow_rate_limit),
+  // except for segments that occupy sequence space without SYN: a
+  // retransmitted FIN must be re-ACKed every time (the peer's LAST-ACK
+  // waits for it).
   auto ack = [&] {
+    if (oow_suppressed(e.oow_stamp, seg)) return;
     OutSegment o;
     o.tuple = e.tuple;
     o.seq = e.snd_nxt;
@@ -382,7 +399,9 @@ bool StackImpl::syn_cookie_ack(Listener& l, const Segment& seg) {
     ci.sack_permitted = false;
   }
   ctr_.syncookies_validated.inc();
-  if (flows_.size() >= cfg_.max_connections) {
+  // At the limit, the longest idle connection gives way to a peer that has
+  // proved its address (tcp.evict_idle_on_full, see listen_input()).
+  if (flows_.size() >= cfg_.max_connections && !evict_idle()) {
     ctr_.conn_limit_drops.inc();
     ctr_.drop(DropReason::kConnLimit);
     return true;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <random>
 
+#include "shardtcp/tcp/addr_check.h"
 #include "stack_impl.h"
 
 namespace shardtcp::tcp {
@@ -22,6 +24,8 @@ const char* to_string(CloseReason r) {
       return "refused";
     case CloseReason::kFinWait2Timeout:
       return "fin_wait2_timeout";
+    case CloseReason::kEvicted:
+      return "evicted";
   }
   return "?";
 }
@@ -42,6 +46,8 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
       tw_(isn_.key(), cfg.time_wait_capacity, 2 * cfg.msl),
       cookies_(isn_.key()) {
   ctr_.time_wait_capacity.set(static_cast<std::int64_t>(cfg.time_wait_capacity));
+  std::random_device rd;  // challenge-ACK budget key (challenge_ack())
+  for (auto& k : chal_key_) k = (static_cast<std::uint64_t>(rd()) << 32) | rd();
 }
 
 StackImpl::~StackImpl() {
@@ -60,6 +66,7 @@ void StackImpl::set_state(Tcb* t, State from, State to) {
   if (to != State::kClosed) ctr_.in(to).inc();
   if (t == nullptr) return;
   t->state = to;
+  lru_on_state(*t, from, to);
   // CLOSE-WAIT FIFO: entry order == entry time order (now_ never goes back),
   // so the head is always the oldest.
   if (from == State::kCloseWait) {
@@ -248,6 +255,16 @@ void StackImpl::input(const Segment& seg, TimeUs now) {
   now_ = std::max(now_, now);
   in_call_ = true;
   ctr_.in_segs.inc();
+  // RFC 1122 §4.2.3.10 / §3.2.1.3: never answer, never make state for, a
+  // broadcast, multicast, unspecified, loopback or our own source, nor a
+  // segment not sent to a unicast address. The dataplane drops these first
+  // (with the subnet's broadcast too); this is defence in depth.
+  if (!valid_source(seg.tuple.remote_ip, seg.tuple.local_ip) ||
+      !valid_tcp_destination(seg.tuple.local_ip)) {
+    ctr_.drop(DropReason::kBadAddress);
+    in_call_ = false;
+    return;
+  }
   if (Tcb** tp = flows_.find(seg.tuple)) {
     Tcb& t = **tp;
     if (t.state == State::kSynSent) {

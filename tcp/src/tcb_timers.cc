@@ -197,6 +197,7 @@ void StackImpl::enter_time_wait(Tcb& t) {
   e.rcv_nxt = t.rcv_nxt;
   e.ts_recent = t.ts_recent;
   e.ts_offset = t.ts_offset;
+  e.oow_stamp = t.oow_stamp;  // the out-of-window answer limit carries on
   e.window = window_field(t);
   e.snd_wscale = t.snd_wscale;
   e.rcv_wscale = t.rcv_wscale;

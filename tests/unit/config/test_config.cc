@@ -111,6 +111,8 @@ keepalive_idle_s = 60
 keepalive_interval_s = 5
 keepalive_probes = 3
 challenge_ack_limit = 10
+invalid_ratelimit_ms = 250
+evict_idle_on_full = false
 congestion_control = "newreno"
 initial_window_segments = 4
 isn_secret = "00112233445566778899aabbccddeeff"
@@ -187,6 +189,8 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(t.keepalive_interval, 5 * kUsPerSec);
   EXPECT_EQ(t.keepalive_probes, 3u);
   EXPECT_EQ(t.challenge_ack_limit, 10u);
+  EXPECT_EQ(t.invalid_ratelimit, 250 * kUsPerMs);
+  EXPECT_FALSE(t.evict_idle_on_full);
   EXPECT_EQ(t.congestion_control, tcp::CongestionControl::kNewReno);
   EXPECT_EQ(t.initial_window_segments, 4u);
   EXPECT_EQ(t.isn_secret[0], 0x0011223344556677ull);
@@ -425,7 +429,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 32u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
 }
 
 }  // namespace

@@ -64,6 +64,10 @@ const std::vector<Case>& cases() {
        "app.listen_ports: expected an array of port numbers like [80] (got integer)"},
       // Out of range.
       {"range_low", "[tcp]\nmsl_ms = 0\n", "tcp.msl_ms: must be between 1 and 600000 (got 0)"},
+      {"invalid_ratelimit_range", "[tcp]\ninvalid_ratelimit_ms = 600001\n",
+       "tcp.invalid_ratelimit_ms: must be between 0 and 600000 (got 600001)"},
+      {"evict_idle_on_full_type", "[tcp]\nevict_idle_on_full = 1\n",
+       "tcp.evict_idle_on_full: expected true or false (got integer)"},
       {"range_high", "[tcp]\nmsl_ms = 600001\n",
        "tcp.msl_ms: must be between 1 and 600000 (got 600001)"},
       {"range_negative", "[tcp]\nrcv_buf = -1\n",

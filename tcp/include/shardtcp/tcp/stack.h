@@ -62,6 +62,8 @@ enum class CloseReason : std::uint8_t {
   kTimeout,          // retransmissions (or SYN retries / keepalive) exhausted
   kRefused,          // active open answered with RST
   kFinWait2Timeout,  // peer never sent its FIN
+  kEvicted,          // reset (RST sent) to make room for a new connection at
+                     // tcp.max_connections: the longest idle one goes first
 };
 const char* to_string(CloseReason r);
 
