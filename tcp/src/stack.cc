@@ -59,6 +59,9 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
   // Start-up: room for every Tcb slab the connection limit allows (plus the
   // graveyard's share), so alloc_tcb() never reallocates this vector.
   tcb_slabs_.reserve(cfg.max_connections / kTcbSlab + 16);
+  // The output vector grows only past the largest burst of one call; start
+  // with room for a typical one (RFC 6928 initial windows of many timers).
+  out_.reserve(1024);
 }
 
 StackImpl::~StackImpl() {
