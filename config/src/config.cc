@@ -98,9 +98,8 @@ void resolve_mem_budget(Config& cfg) {
   }
   t.mem_budget = std::uint64_t{t.mem_budget_mb} * kMiB;
   if (t.mem_budget < t.snd_buf) {
-    fail("tcp.mem_budget_mb", "must hold at least one tcp.snd_buf of " +
-                                  std::to_string(t.snd_buf) + " bytes (got " +
-                                  std::to_string(t.mem_budget_mb) + ")");
+    fail("tcp.mem_budget_mb", "must hold at least one tcp.snd_buf of " + std::to_string(t.snd_buf) +
+                                  " bytes (got " + std::to_string(t.mem_budget_mb) + ")");
   }
   if (phys != 0 && t.mem_budget * cores > phys) {
     fail("tcp.mem_budget_mb", "x " + std::to_string(cores) + " cores exceeds physical memory (" +

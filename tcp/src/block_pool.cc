@@ -53,8 +53,8 @@ void BlockPool::push(Slab*& head, Slab* s) {
 BlockPool::Slab* BlockPool::map_slab() noexcept {
   // Map twice the size and cut away the misaligned ends: the slab is then
   // aligned to kSlabSize, and a block finds its slab with an address mask.
-  void* raw = mmap(nullptr, 2 * kSlabSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* raw =
+      mmap(nullptr, 2 * kSlabSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) return nullptr;
   const auto a = reinterpret_cast<std::uintptr_t>(raw);
   const std::uintptr_t aligned = (a + kSlabSize - 1) & ~(kSlabSize - 1);

@@ -78,7 +78,7 @@ class BlockPool {
   struct Slab {
     Slab* prev;
     Slab* next;
-    FreeBlock* free;       // blocks given back (never-used ones are carved)
+    FreeBlock* free;  // blocks given back (never-used ones are carved)
     std::uint32_t used;
     std::uint32_t carved;  // blocks handed out at least once (lazy carving)
     bool full;             // on full_ rather than partial_ / empty_

@@ -55,8 +55,9 @@ void ReassemblyQueue::free_page(std::uint8_t* p) {
 std::size_t ReassemblyQueue::page_lower_bound(std::uint32_t pseq) const {
   // All pages lie within one receive window (< 2^31), so seq_lt is a strict
   // weak order over them even across 2^32.
-  const Page* it = std::lower_bound(pages_.begin(), pages_.end(), pseq,
-                                    [](const Page& p, std::uint32_t s) { return seq_lt(p.seq, s); });
+  const Page* it =
+      std::lower_bound(pages_.begin(), pages_.end(), pseq,
+                       [](const Page& p, std::uint32_t s) { return seq_lt(p.seq, s); });
   return static_cast<std::size_t>(it - pages_.begin());
 }
 
@@ -139,8 +140,7 @@ void ReassemblyQueue::trim_below(std::uint32_t rcv_nxt) {
 }
 
 bool ReassemblyQueue::insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
-                             std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit,
-                             bool may_reclaim) {
+                             std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit, bool may_reclaim) {
   if (len == 0 || rcv_wnd_limit == 0) return true;
   std::uint32_t s = seq;
   std::uint32_t e = seq + len;

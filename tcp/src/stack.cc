@@ -50,10 +50,9 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
       cookies_(isn_.key()),
       blocks_(budget_blocks(cfg.mem_budget), kCachedSlabs) {
   ctr_.time_wait_capacity.set(static_cast<std::int64_t>(cfg.time_wait_capacity));
-  ctr_.mem_budget_bytes.set(cfg.mem_budget == 0
-                                ? 0
-                                : static_cast<std::int64_t>(blocks_.max_blocks() *
-                                                            BlockPool::kBlockSize));
+  ctr_.mem_budget_bytes.set(cfg.mem_budget == 0 ? 0
+                                                : static_cast<std::int64_t>(blocks_.max_blocks() *
+                                                                            BlockPool::kBlockSize));
   blocks_.set_gauges(&ctr_.mem_used_bytes, &ctr_.mem_mapped_bytes);
   blocks_.set_reclaimer(&StackImpl::reclaim, this);
   // Start-up: room for every Tcb slab the connection limit allows (plus the

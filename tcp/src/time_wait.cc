@@ -126,7 +126,7 @@ TimeWaitEntry* TimeWaitStore::insert(const TimeWaitEntry& e, TimeUs now, bool* r
     if (recycled != nullptr) *recycled = true;
     i = alloc();
   }
-  if (i == kNil) return nullptr;  // the caller goes straight to CLOSED
+  if (i == kNil) return nullptr;     // the caller goes straight to CLOSED
   if (!index_.insert(e.tuple, i)) {  // the index could not grow: same
     at(i).next = free_;
     free_ = i;

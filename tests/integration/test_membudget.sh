@@ -56,7 +56,7 @@ scrape() { dp curl -s --max-time 2 "$METRICS_URL" 2>/dev/null; }
 metric_sum() {
   scrape | awk -v n="$1" '
     index($0, n) == 1 && (substr($0, length(n) + 1, 1) == "{" || substr($0, length(n) + 1, 1) == " ") { seen = 1; s += $NF }
-    END { if (seen) printf "%d\n", s }'
+    END { if (seen) printf "%.0f\n", s }'
 }
 vmrss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 

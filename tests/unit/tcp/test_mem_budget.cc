@@ -123,8 +123,8 @@ TEST(BlockPool, IdleSlabsGoBackToTheSystemDownToTheCeiling) {
   EXPECT_EQ(pool.slabs(), kCeiling);
   EXPECT_EQ(pool.footprint_bytes(), kCeiling * BlockPool::kSlabSize);
   const long rss_after = rss_kb();
-  EXPECT_LE(rss_after - rss0, 4 * 1024) << "rss " << rss0 << " -> " << rss_full << " -> "
-                                        << rss_after << " kB";
+  EXPECT_LE(rss_after - rss0, 4 * 1024)
+      << "rss " << rss0 << " -> " << rss_full << " -> " << rss_after << " kB";
   // The cached slabs serve the next requests without a new mapping.
   void* p = pool.get();
   EXPECT_EQ(pool.slabs(), kCeiling);
@@ -418,64 +418,64 @@ TEST(MemBudget, OneByteHoleAttackIsBounded) {
 // send buffers and reassembly fail, count and degrade; nothing throws, the
 // stack keeps running and exits normally.
 [[noreturn]] void run_out_of_system_memory() {
-    TcpConfig cfg = Harness::default_config();  // no budget: only the system limits
-    TcpCounters ctr;
-    Stack stack(cfg, ctr, 0, 1'000'000);
-    Handlers hd;
-    hd.on_accept = [](Connection& c, void*) {
-      static const std::string body(300000, 'x');
-      c.send(body.data(), body.size());
-    };
-    stack.listen(kPort, hd, nullptr);
-    const std::string data(1400, 'd');
-    auto seg = [&](std::uint16_t port, std::uint8_t flags, std::uint32_t seq,
-                   std::uint32_t ack, std::uint32_t len) {
-      Segment s;
-      s.tuple = FourTuple{kLocalIp, kRemoteIp, kPort, port};
-      s.seq = seq;
-      s.ack = ack;
-      s.flags = flags;
-      s.window = 65535;
-      s.payload = reinterpret_cast<const std::uint8_t*>(data.data());
-      s.payload_len = len;
-      return s;
-    };
-    for (std::uint32_t i = 0; i < 20000; ++i) {
-      if (i == 1) {
-        // The first connection warmed up the output vector and the
-        // callback's body; now cap the address space near what is mapped.
-        rlimit rl{};
-        std::ifstream f("/proc/self/status");
-        std::string line;
-        long vm_kb = 0;
-        while (std::getline(f, line)) {
-          if (line.rfind("VmSize:", 0) == 0) vm_kb = std::strtol(line.c_str() + 7, nullptr, 10);
-        }
-        rl.rlim_cur = rl.rlim_max = static_cast<rlim_t>(vm_kb + 16 * 1024) * 1024;
-        if (setrlimit(RLIMIT_AS, &rl) != 0) std::_Exit(3);
+  TcpConfig cfg = Harness::default_config();  // no budget: only the system limits
+  TcpCounters ctr;
+  Stack stack(cfg, ctr, 0, 1'000'000);
+  Handlers hd;
+  hd.on_accept = [](Connection& c, void*) {
+    static const std::string body(300000, 'x');
+    c.send(body.data(), body.size());
+  };
+  stack.listen(kPort, hd, nullptr);
+  const std::string data(1400, 'd');
+  auto seg = [&](std::uint16_t port, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+                 std::uint32_t len) {
+    Segment s;
+    s.tuple = FourTuple{kLocalIp, kRemoteIp, kPort, port};
+    s.seq = seq;
+    s.ack = ack;
+    s.flags = flags;
+    s.window = 65535;
+    s.payload = reinterpret_cast<const std::uint8_t*>(data.data());
+    s.payload_len = len;
+    return s;
+  };
+  for (std::uint32_t i = 0; i < 20000; ++i) {
+    if (i == 1) {
+      // The first connection warmed up the output vector and the
+      // callback's body; now cap the address space near what is mapped.
+      rlimit rl{};
+      std::ifstream f("/proc/self/status");
+      std::string line;
+      long vm_kb = 0;
+      while (std::getline(f, line)) {
+        if (line.rfind("VmSize:", 0) == 0) vm_kb = std::strtol(line.c_str() + 7, nullptr, 10);
       }
-      const auto port = static_cast<std::uint16_t>(1024 + i % 60000);
-      const std::uint32_t isn = 1000 * i;
-      stack.input(seg(port, kSyn, isn, 0, 0), 1'000'000 + i);
-      std::uint32_t iss = 0;
-      for (const OutSegment& o : stack.output()) {
-        if (o.flags == (kSyn | kAck)) iss = o.seq;
-      }
-      stack.clear_output();
-      if (iss == 0) continue;  // refused (memory or table): counted
-      stack.input(seg(port, kAck, isn + 1, iss + 1, 0), 1'000'000 + i);
-      stack.clear_output();
-      stack.input(seg(port, kAck, isn + 1 + 5000, iss + 1, 1400), 1'000'000 + i);  // OOO
-      stack.clear_output();
+      rl.rlim_cur = rl.rlim_max = static_cast<rlim_t>(vm_kb + 16 * 1024) * 1024;
+      if (setrlimit(RLIMIT_AS, &rl) != 0) std::_Exit(3);
     }
-    const bool degraded = ctr.mem_alloc_failures.get() > 0 && ctr.mem_short_sends.get() > 0;
-    std::fprintf(stderr, "alloc_failures=%llu short_sends=%llu no_memory=%llu conns=%zu\n",
-                 static_cast<unsigned long long>(ctr.mem_alloc_failures.get()),
-                 static_cast<unsigned long long>(ctr.mem_short_sends.get()),
-                 static_cast<unsigned long long>(
-                     ctr.drops[static_cast<int>(DropReason::kNoMemory)].get()),
-                 stack.connection_count());
-    std::_Exit(degraded ? 0 : 4);
+    const auto port = static_cast<std::uint16_t>(1024 + i % 60000);
+    const std::uint32_t isn = 1000 * i;
+    stack.input(seg(port, kSyn, isn, 0, 0), 1'000'000 + i);
+    std::uint32_t iss = 0;
+    for (const OutSegment& o : stack.output()) {
+      if (o.flags == (kSyn | kAck)) iss = o.seq;
+    }
+    stack.clear_output();
+    if (iss == 0) continue;  // refused (memory or table): counted
+    stack.input(seg(port, kAck, isn + 1, iss + 1, 0), 1'000'000 + i);
+    stack.clear_output();
+    stack.input(seg(port, kAck, isn + 1 + 5000, iss + 1, 1400), 1'000'000 + i);  // OOO
+    stack.clear_output();
+  }
+  const bool degraded = ctr.mem_alloc_failures.get() > 0 && ctr.mem_short_sends.get() > 0;
+  std::fprintf(
+      stderr, "alloc_failures=%llu short_sends=%llu no_memory=%llu conns=%zu\n",
+      static_cast<unsigned long long>(ctr.mem_alloc_failures.get()),
+      static_cast<unsigned long long>(ctr.mem_short_sends.get()),
+      static_cast<unsigned long long>(ctr.drops[static_cast<int>(DropReason::kNoMemory)].get()),
+      stack.connection_count());
+  std::_Exit(degraded ? 0 : 4);
 }
 
 TEST(MemBudgetDeathTest, SystemAllocationFailureDegradesWithoutThrowing) {
