@@ -5,6 +5,17 @@
 
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+// A block given back is poisoned (all but its free-list link), so ASan
+// reports any use of payload memory after the owner returned it.
+#define STCP_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define STCP_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define STCP_POISON(p, n) static_cast<void>(0)
+#define STCP_UNPOISON(p, n) static_cast<void>(0)
+#endif
+
 namespace shardtcp::tcp {
 
 static_assert(BlockPool::kSlabSize % BlockPool::kBlockSize == 0);
@@ -17,6 +28,7 @@ BlockPool::~BlockPool() {
     while (*list != nullptr) {
       Slab* s = *list;
       *list = s->next;
+      STCP_UNPOISON(s, kSlabSize);
       munmap(s, kSlabSize);
     }
   }
@@ -70,6 +82,7 @@ BlockPool::Slab* BlockPool::map_slab() noexcept {
 }
 
 void BlockPool::unmap_slab(Slab* s) noexcept {
+  STCP_UNPOISON(s, kSlabSize);  // the next mapping at this address starts clean
   munmap(s, kSlabSize);
   --slabs_;
 }
@@ -110,6 +123,7 @@ void* BlockPool::get(bool may_reclaim) noexcept {
     b = reinterpret_cast<unsigned char*>(s) + (1 + s->carved) * kBlockSize;
     ++s->carved;
   }
+  STCP_UNPOISON(b, kBlockSize);
   ++s->used;
   if (s->used == kBlocksPerSlab) {
     unlink(partial_, s);
@@ -127,6 +141,8 @@ void BlockPool::put(void* block) noexcept {
   auto* fb = static_cast<FreeBlock*>(block);
   fb->next = s->free;
   s->free = fb;
+  STCP_POISON(static_cast<unsigned char*>(block) + sizeof(FreeBlock),
+              kBlockSize - sizeof(FreeBlock));
   --s->used;
   --in_use_;
   if (s->full) {

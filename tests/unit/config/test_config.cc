@@ -399,6 +399,7 @@ TEST(ConfigHelpers, DescribeNamesTheEssentials) {
   EXPECT_NE(d.find("198.19.4.10/16"), std::string::npos) << d;
   EXPECT_NE(d.find("8080 443"), std::string::npos) << d;
   EXPECT_NE(d.find("3 dataplane cores"), std::string::npos) << d;
+  EXPECT_NE(d.find("payload memory 64 MB/core"), std::string::npos) << d;
   EXPECT_NE(d.find("metrics: off"), std::string::npos) << d;
   EXPECT_NE(d.find("hold_close_wait"), std::string::npos) << d;
 }
