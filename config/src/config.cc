@@ -397,8 +397,8 @@ std::string describe(const Config& cfg) {
     << ms(t.delayed_ack) << " ms, "
     << (t.congestion_control == tcp::CongestionControl::kCubic ? "cubic" : "newreno") << ", max "
     << t.max_connections << " connections/core\n";
-  o << "mempool: " << cfg.mempool.mbufs << " mbufs/core; payload memory "
-    << (t.mem_budget >> 20) << " MB/core; metrics: "
+  o << "mempool: " << cfg.mempool.mbufs << " mbufs/core; payload memory " << (t.mem_budget >> 20)
+    << " MB/core; metrics: "
     << (cfg.metrics.enabled ? "http://" + cfg.metrics.listen + "/metrics" : std::string("off"))
     << "\n";
   return o.str();

@@ -129,49 +129,55 @@ bool StackImpl::hold_in_order(Tcb& t, std::uint32_t seq, const std::uint8_t* dat
 
 void StackImpl::mem_wait(Tcb& t) {
   if (t.mem_waiting) return;
-  t.mem_waiting = true;
-  t.mem_prev = mem_wait_tail_;
-  t.mem_next = nullptr;
-  if (mem_wait_tail_ != nullptr) {
-    mem_wait_tail_->mem_next = &t;
-  } else {
-    mem_wait_head_ = &t;
+  const std::size_t pending = mem_wait_.size() - mem_wait_head_;
+  if (mem_wait_head_ > 0 && mem_wait_head_ >= pending) {
+    // Most entries are done: drop them (amortized O(1) per entry).
+    mem_wait_.erase(0, mem_wait_head_);
+    mem_wait_head_ = 0;
   }
-  mem_wait_tail_ = &t;
-  ++mem_waiters_;
+  if (pending >= 2 * (flows_.size() + 32)) {
+    // Stale entries (connections released while waiting) outnumber the
+    // live ones: keep only the valid entries, in order.
+    std::size_t out = 0;
+    for (std::size_t i = mem_wait_head_; i < mem_wait_.size(); ++i) {
+      const MemWaiter w = mem_wait_[i];
+      Tcb** p = flows_.find(w.tuple);
+      if (p != nullptr && *p == w.t && w.t->mem_waiting) mem_wait_[out++] = w;
+    }
+    mem_wait_.truncate(out);
+    mem_wait_head_ = 0;
+  }
+  if (!mem_wait_.push_back(MemWaiter{&t, t.tuple})) {
+    // No memory for the entry: the connection still hears on_writable from
+    // its own ACKs if it has data in flight.
+    ctr_.mem_alloc_failures.inc();
+    return;
+  }
+  t.mem_waiting = true;
 }
 
-void StackImpl::mem_unwait(Tcb& t) {
-  if (!t.mem_waiting) return;
-  t.mem_waiting = false;
-  if (t.mem_prev != nullptr) {
-    t.mem_prev->mem_next = t.mem_next;
-  } else {
-    mem_wait_head_ = t.mem_next;
-  }
-  if (t.mem_next != nullptr) {
-    t.mem_next->mem_prev = t.mem_prev;
-  } else {
-    mem_wait_tail_ = t.mem_prev;
-  }
-  t.mem_prev = t.mem_next = nullptr;
-  --mem_waiters_;
-}
+void StackImpl::mem_unwait(Tcb& t) { t.mem_waiting = false; }  // its entry goes stale
 
 // Called at the end of input()/poll(): once 1/16 of the budget is free
 // again, the connections that send() turned away hear on_writable, oldest
-// first, until memory is short again (Linux sk_stream_write_space()). A
-// connection that is turned away again goes to the back; each waiter is
-// visited at most once per call.
+// first, until memory is short again (Linux sk_stream_write_space()). One
+// turned away again is queued behind; each entry is visited once per call.
 void StackImpl::wake_mem_waiters() {
-  std::size_t visits = mem_waiters_;
-  while (mem_wait_head_ != nullptr && visits-- > 0 &&
+  const std::size_t end = mem_wait_.size();
+  while (mem_wait_head_ < end &&
          blocks_.available() >= std::max<std::size_t>(blocks_.max_blocks() / 16, 1)) {
-    Tcb& t = *mem_wait_head_;
-    mem_unwait(t);
+    const MemWaiter w = mem_wait_[mem_wait_head_++];  // a copy: send() may append
+    Tcb** p = flows_.find(w.tuple);
+    if (p == nullptr || *p != w.t || !w.t->mem_waiting) continue;  // stale
+    Tcb& t = *w.t;
+    t.mem_waiting = false;
     if (t.dead || !t.app_owned || t.orphan || !t.want_writable || send_space(t) == 0) continue;
     t.want_writable = false;
     if (t.handlers->on_writable != nullptr) t.handlers->on_writable(t);
+  }
+  if (mem_wait_head_ == mem_wait_.size()) {
+    mem_wait_.clear();
+    mem_wait_head_ = 0;
   }
 }
 

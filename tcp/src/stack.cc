@@ -300,7 +300,7 @@ void StackImpl::input(const Segment& seg, TimeUs now) {
   } else {
     closed_input(seg);
   }
-  if (mem_wait_head_ != nullptr) wake_mem_waiters();
+  if (mem_waiters()) wake_mem_waiters();
   in_call_ = false;
 }
 
@@ -318,7 +318,7 @@ void StackImpl::poll(TimeUs now) {
     // TIME-WAIT -> CLOSED (RFC 9293 §3.10.8, 2*MSL timeout).
     set_state(nullptr, State::kTimeWait, State::kClosed);
   });
-  if (mem_wait_head_ != nullptr) wake_mem_waiters();
+  if (mem_waiters()) wake_mem_waiters();
   in_call_ = false;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "block_pool.h"
+#include "nothrow_vec.h"
 #include "reassembly.h"
 #include "recycler.h"
 #include "sack_scoreboard.h"
@@ -234,10 +235,18 @@ class StackImpl {
   // Queues that received out-of-order data (prune candidates, oldest first).
   ReassemblyQueue* ooo_head_ = nullptr;
   ReassemblyQueue* ooo_tail_ = nullptr;
-  // Connections waiting for memory to send (FIFO).
-  Tcb* mem_wait_head_ = nullptr;
-  Tcb* mem_wait_tail_ = nullptr;
-  std::size_t mem_waiters_ = 0;
+  // Connections waiting for memory to send, oldest first. An entry names
+  // the Tcb and its tuple and is valid while the table still maps that tuple
+  // to that Tcb and its mem_waiting bit is set; a Tcb released meanwhile
+  // leaves a stale entry that is skipped (no links in the Tcb: it stays
+  // within its 512-byte budget). Entries before mem_wait_head_ are done.
+  struct MemWaiter {
+    Tcb* t;
+    FourTuple tuple;
+  };
+  NothrowVec<MemWaiter> mem_wait_;
+  std::size_t mem_wait_head_ = 0;
+  bool mem_waiters() const { return mem_wait_head_ < mem_wait_.size(); }
 
   // CLOSE-WAIT FIFO, oldest first.
   Tcb* cw_head_ = nullptr;

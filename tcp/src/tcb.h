@@ -45,9 +45,6 @@ class Tcb final : public Connection {
   Tcb* fifo_prev = nullptr;
   Tcb* fifo_next = nullptr;
   TimeUs close_wait_since = 0;
-  // Memory-wait FIFO (send() came up short for lack of payload memory).
-  Tcb* mem_prev = nullptr;
-  Tcb* mem_next = nullptr;
 
   // --- timers (kNever = not pending) --------------------------------------
   TimeUs rtx_at = kNever;          // RTO, SYN(-ACK) retransmission or persist
@@ -119,7 +116,7 @@ class Tcb final : public Connection {
   bool fin_acked : 1 = false;      // our FIN has been acknowledged
   bool rcv_paused : 1 = false;     // the application paused receiving
   bool peer_fin_owed : 1 = false;  // on_peer_closed waits for held bytes to be read
-  bool mem_waiting : 1 = false;    // on the memory-wait FIFO
+  bool mem_waiting : 1 = false;    // send() came up short for memory (stack's wait FIFO)
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:
