@@ -9,18 +9,25 @@
 //   1. out-of-order data goes first (tcp_prune_ofo_queue): it was never
 //      acknowledged cumulatively, so the peer still has it (RFC 2018 §8
 //      allows a receiver to discard SACKed data);
-//   2. above the high-water mark new connections are refused and counted,
-//      and new out-of-order data is not stored, so established connections
-//      keep what is left;
-//   3. in-order data that cannot be stored is dropped without an ACK (the
-//      peer retransmits), and send() takes less (0 when nothing fits).
+//   2. at the pressure mark (3/4) new out-of-order data is not stored and
+//      senders are throttled: send() takes no new chunk for a connection
+//      that already has bytes queued (those still go out, and ACKs free
+//      them), while a connection with an empty buffer may take one chunk
+//      (Linux: sk_stream_moderate_sndbuf(), and the per-socket minimum
+//      that keeps every socket moving);
+//   3. above the high-water mark (7/8) new connections are refused and
+//      counted, so established connections keep what is left; a new
+//      connection is refused only after bulk senders were throttled, so
+//      they cannot lock new clients out;
+//   4. at the budget, in-order data that cannot be stored is dropped
+//      without an ACK (the peer retransmits), and send() takes nothing.
 #include "stack_impl.h"
 
 namespace shardtcp::tcp {
 
 bool StackImpl::shed_new_connection() {
   if (accept_paused_) return true;
-  if (!mem_pressure()) return false;
+  if (!mem_high_water()) return false;
   ctr_.mem_syn_drops.inc();
   return true;
 }
@@ -105,6 +112,17 @@ std::size_t StackImpl::reclaim(void* self, std::size_t want_blocks) {
   return static_cast<StackImpl*>(self)->prune_ooo_queues(want_blocks);
 }
 
+std::size_t StackImpl::send_chunk_allowance(const Tcb& t, std::size_t want) {
+  const std::size_t mark = mem_pressure_mark();
+  if (blocks_.in_use() + want > mark && ooo_head_ != nullptr) {
+    prune_ooo_queues(blocks_.in_use() + want - mark);  // out-of-order data goes first
+  }
+  const std::size_t used = blocks_.in_use();
+  std::size_t allow = used < mark ? mark - used : 0;
+  if (allow == 0 && t.sndbuf.empty()) allow = 1;  // every connection may hold one chunk
+  return std::min(allow, want);
+}
+
 bool StackImpl::hold_in_order(Tcb& t, std::uint32_t seq, const std::uint8_t* data,
                               std::uint32_t len) {
   if (t.reasm == nullptr) t.reasm = get_reasm(t);
@@ -158,14 +176,14 @@ void StackImpl::mem_wait(Tcb& t) {
 
 void StackImpl::mem_unwait(Tcb& t) { t.mem_waiting = false; }  // its entry goes stale
 
-// Called at the end of input()/poll(): once 1/16 of the budget is free
-// again, the connections that send() turned away hear on_writable, oldest
-// first, until memory is short again (Linux sk_stream_write_space()). One
-// turned away again is queued behind; each entry is visited once per call.
+// Called at the end of input()/poll(): once memory is below the pressure
+// mark again, the connections that send() turned away hear on_writable,
+// oldest first, until it is reached again (Linux sk_stream_write_space()).
+// One turned away again is queued behind; each entry is visited once per
+// call.
 void StackImpl::wake_mem_waiters() {
   const std::size_t end = mem_wait_.size();
-  while (mem_wait_head_ < end &&
-         blocks_.available() >= std::max<std::size_t>(blocks_.max_blocks() / 16, 1)) {
+  while (mem_wait_head_ < end && !mem_pressure()) {
     const MemWaiter w = mem_wait_[mem_wait_head_++];  // a copy: send() may append
     Tcb** p = flows_.find(w.tuple);
     if (p == nullptr || *p != w.t || !w.t->mem_waiting) continue;  // stale

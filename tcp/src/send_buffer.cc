@@ -20,8 +20,17 @@ void put_chunks(BlockPool& pool, SendChunk* head) {
 }
 }  // namespace
 
+std::size_t SendBuffer::chunks_needed(std::size_t n) const {
+  std::size_t room = 0;  // free bytes in the tail chunk
+  if (tail_ != nullptr) {
+    const std::size_t used = (head_off_ + size_) % SendChunk::kSize;
+    room = used == 0 ? 0 : SendChunk::kSize - used;
+  }
+  return n <= room ? 0 : (n - room + SendChunk::kSize - 1) / SendChunk::kSize;
+}
+
 std::size_t SendBuffer::append(ChunkPool& pool, const std::uint8_t* data, std::size_t len,
-                               std::uint32_t limit) {
+                               std::uint32_t limit, std::size_t max_chunks) {
   if (size_ >= limit) return 0;
   std::size_t room = limit - size_;
   std::size_t todo = std::min(len, room);
@@ -35,6 +44,8 @@ std::size_t SendBuffer::append(ChunkPool& pool, const std::uint8_t* data, std::s
       if (tail_used == 0) tail_used = SendChunk::kSize;
     }
     if (tail_used == SendChunk::kSize) {
+      if (max_chunks == 0) break;
+      --max_chunks;
       SendChunk* c = get_chunk(pool);
       if (c == nullptr) break;  // budget exhausted: take what fits so far
       if (tail_ == nullptr) {

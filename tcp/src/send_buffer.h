@@ -44,9 +44,12 @@ class SendBuffer {
   bool empty() const { return size_ == 0; }
 
   // Appends up to `len` bytes; returns how many were taken (never more than
-  // `limit - size()`; fewer when the pool refuses a chunk).
+  // `limit - size()`; fewer when the pool refuses a chunk or `max_chunks`
+  // new chunks are full).
   std::size_t append(ChunkPool& pool, const std::uint8_t* data, std::size_t len,
-                     std::uint32_t limit);
+                     std::uint32_t limit, std::size_t max_chunks = ~std::size_t{0});
+  // New chunks that appending `n` bytes needs.
+  std::size_t chunks_needed(std::size_t n) const;
   // Drops `n` bytes from the head (acknowledged data) and returns emptied
   // chunks to the pool.
   void trim(ChunkPool& pool, std::uint32_t n);

@@ -95,12 +95,24 @@ class StackImpl {
   BlockPool& blocks_for_testing() { return blocks_; }
 
   // --- memory budget (issue 9; mem_budget.cc) ---------------------------------------
-  // Above the high-water mark (7/8 of the budget) new connections are
-  // refused and out-of-order data is not stored, so that established
-  // connections keep the rest (Linux: tcp_mem pressure).
-  bool mem_pressure() const {
+  // Three marks, as Linux's tcp_mem has (min / pressure / max):
+  // - pressure (3/4 of the budget): out-of-order data is not stored, and a
+  //   connection that already has bytes queued gets no new send chunk (it
+  //   is throttled, its queued data still goes out); one with an empty send
+  //   buffer may still take one chunk, so every connection makes progress;
+  // - high water (7/8): new connections are refused (SYNs dropped, counted);
+  // - the budget itself: in-order bytes that cannot be held are dropped.
+  // Out-of-order data is pruned first whenever memory is short.
+  std::size_t mem_pressure_mark() const {
+    return blocks_.max_blocks() - blocks_.max_blocks() / 4;
+  }
+  bool mem_pressure() const { return blocks_.in_use() >= mem_pressure_mark(); }
+  bool mem_high_water() const {
     return blocks_.in_use() >= blocks_.max_blocks() - blocks_.max_blocks() / 8;
   }
+  // New send chunks connection `t` may take now, at most `want` (prunes
+  // out-of-order data first when that makes room).
+  std::size_t send_chunk_allowance(const Tcb& t, std::size_t want);
   // True (and counted) when a new connection must not be created now:
   // accepting is paused (mbuf low water) or payload memory is under pressure.
   bool shed_new_connection();

@@ -521,7 +521,7 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     ctr_.ooo_segs.inc();
     t.ack_now = true;
     // Memory pressure (issue 9): out-of-order data is stored only below the
-    // budget's high-water mark and never evicts anything (Linux: TCPOFODrop).
+    // budget's pressure mark and never evicts anything (Linux: TCPOFODrop).
     if (mem_pressure() || (t.reasm == nullptr && (t.reasm = get_reasm(t)) == nullptr)) {
       ctr_.mem_ofo_drops.inc();
       ctr_.drop(DropReason::kNoMemory);

@@ -165,7 +165,9 @@ TEST(SendBuffer, AppendTakesOnlyWhatTheBudgetHolds) {
 
 // ---- the engine under a budget ---------------------------------------------------
 
-constexpr std::size_t kBudgetBlocks = 16;  // high water: 14 blocks
+constexpr std::size_t kBudgetBlocks = 16;
+constexpr std::size_t kPressure = 12;   // 3/4: senders throttled, no out-of-order data
+constexpr std::size_t kHighWater = 14;  // 7/8: SYNs refused
 
 TcpConfig small_budget() {
   TcpConfig c = Harness::default_config();
@@ -240,56 +242,66 @@ TEST_F(MemBudgetTest, SendComesUpShortAndOnWritableFollowsWhenMemoryFrees) {
   Peer a = open(40001);
   Peer b = open(40002);
   const std::string big = pattern(100000);
-  // A takes the whole budget: 16 chunks, not the 100000 bytes snd_buf allows.
-  EXPECT_EQ(a.c->send(big.data(), big.size()), kBudgetBlocks * kPayload);
+  // A takes chunks up to the pressure mark, not the 100000 bytes snd_buf allows.
+  EXPECT_EQ(a.c->send(big.data(), big.size()), kPressure * kPayload);
   EXPECT_EQ(h.counters.mem_short_sends.get(), 1u);
   std::vector<Out> sent = h.take();
   ASSERT_EQ(sent.size(), 10u);  // RFC 6928 initial window: 10 segments
-  // B gets nothing at all: send() returns 0 and B waits for memory.
+  // B has nothing queued: it may take one chunk (progress for everyone),
+  // then nothing more: send() returns 0 and B waits for memory.
+  EXPECT_EQ(b.c->send(big.data(), big.size()), kPayload);
+  std::vector<Out> b_sent = h.take();
+  ASSERT_EQ(b_sent.size(), 2u);
+  EXPECT_EQ(b_sent[0].payload.size() + b_sent[1].payload.size(), kPayload);
   EXPECT_EQ(b.c->send(big.data(), big.size()), 0u);
-  EXPECT_EQ(h.counters.mem_short_sends.get(), 2u);
+  EXPECT_EQ(h.counters.mem_short_sends.get(), 3u);
   h.expect_none();
   EXPECT_EQ(h.app.writable, 0);
   EXPECT_TRUE(h.tcb(b.c).mem_waiting);
-  // The peer ACKs A's flight: A's chunks go back, A hears on_writable from
-  // the ACK and B from the memory wait (B has nothing in flight: no ACK of
-  // its own would ever wake it).
+  // The peer ACKs A's flight: 7 of A's chunks go back, memory falls below
+  // the pressure mark; A hears on_writable from the ACK and B from the
+  // memory wait (no ACK of B's own would say that memory is free again).
   a.u += 10 * 1460;
   in(a, kAck, a.p, a.u);
+  EXPECT_EQ(used_blocks(), kPressure + 1 - 7);
   EXPECT_EQ(h.app.writable, 2);
   EXPECT_FALSE(h.tcb(b.c).mem_waiting);
   EXPECT_FALSE(h.tcb(b.c).want_writable);
-  EXPECT_GT(b.c->send(big.data(), 4000), 0u);
+  EXPECT_EQ(b.c->send(big.data(), 4000), 4000u);
 }
 
 TEST_F(MemBudgetTest, SynRefusedAtHighWaterWhileEstablishedKeepsTransferring) {
   Peer a = open(40001);
+  Peer b = open(40002);
+  Peer c = open(40003);
   const std::string big = pattern(100000);
-  ASSERT_EQ(a.c->send(big.data(), big.size()), kBudgetBlocks * kPayload);
+  ASSERT_EQ(a.c->send(big.data(), big.size()), kPressure * kPayload);
   std::vector<Out> flight = h.take();
   ASSERT_EQ(flight.size(), 10u);
-  // Above the high-water mark a new SYN is dropped, unanswered, and counted.
+  ASSERT_EQ(b.c->send(big.data(), big.size()), kPayload);
+  ASSERT_EQ(c.c->send(big.data(), big.size()), kPayload);
+  h.take();
+  ASSERT_EQ(used_blocks(), kHighWater);
+  // At the high-water mark a new SYN is dropped, unanswered, and counted.
   use(40009);
   h.in(kSyn, 1000, 0, "", 65535, sack_syn());
   h.expect_none();
   EXPECT_EQ(h.drops(DropReason::kNoMemory), 1u);
   EXPECT_EQ(h.counters.mem_syn_drops.get(), 1u);
   EXPECT_EQ(h.counters.listen_drops.get(), 1u);
-  EXPECT_EQ(h.stack->connection_count(), 1u);
-  // A goes on: the ACK frees chunks, the window slides, new data goes out
-  // (slow start: two segments per acknowledged segment's worth).
+  EXPECT_EQ(h.stack->connection_count(), 3u);
+  // A goes on: the ACK frees a chunk, the window slides, new data goes out.
   a.u += 2 * 1460;
   in(a, kAck, a.p, a.u);
   std::vector<Out> more = h.take();
   ASSERT_FALSE(more.empty());
-  for (const Out& o : more) EXPECT_EQ(o.flags() & kAck, kAck);
+  EXPECT_EQ(more.front().seg.tuple.remote_port, a.port);
   EXPECT_EQ(more.front().seg.seq, flight.back().seg.seq + 1460);
   EXPECT_EQ(more.front().payload, big.substr(10 * 1460, 1460));
   // A's buffer drains: below the high-water mark the next SYN is answered.
   ack_all(a, more);
-  EXPECT_EQ(a.u, static_cast<std::uint32_t>(flight.front().seg.seq + kBudgetBlocks * kPayload));
-  EXPECT_EQ(used_blocks(), 0u);
-  EXPECT_LT(used_blocks(), kBudgetBlocks - kBudgetBlocks / 8);
+  EXPECT_EQ(a.u, static_cast<std::uint32_t>(flight.front().seg.seq + kPressure * kPayload));
+  EXPECT_EQ(used_blocks(), 2u);  // B's and C's chunks
   use(40009);
   h.in(kSyn, 1000, 0, "", 65535, sack_syn());
   Out sa = h.take_one();
@@ -309,13 +321,13 @@ TEST_F(MemBudgetTest, OutOfOrderDataIsPrunedFirstAndNoLongerSacked) {
   EXPECT_EQ(dup.seg.opts.sack[0].left, a.p + 1000);
   EXPECT_EQ(dup.seg.opts.sack[0].right, a.p + 2000);
   EXPECT_EQ(used_blocks(), 1u);
-  // B needs the whole budget: the 16th chunk comes from pruning A's
-  // out-of-order page (Linux tcp_prune_ofo_queue), not from refusing B.
+  // B wants more than the pressure mark leaves: A's out-of-order page is
+  // given back first (Linux tcp_prune_ofo_queue), then B gets its share.
   const std::string big = pattern(100000);
-  EXPECT_EQ(b.c->send(big.data(), big.size()), kBudgetBlocks * kPayload);
+  EXPECT_EQ(b.c->send(big.data(), big.size()), kPressure * kPayload);
   EXPECT_EQ(h.counters.mem_prune_calls.get(), 1u);
   EXPECT_EQ(h.counters.mem_ofo_pruned.get(), 1000u);
-  EXPECT_EQ(used_blocks(), kBudgetBlocks);
+  EXPECT_EQ(used_blocks(), kPressure);
   h.take();
   // The hole is filled: the ACK covers only the filler, with no SACK block
   // for the pruned bytes (reneging is allowed, RFC 2018 §8: the sender
@@ -336,11 +348,11 @@ TEST_F(MemBudgetTest, OutOfOrderDataIsPrunedFirstAndNoLongerSacked) {
   EXPECT_EQ(h.app.data, pattern(2000));
 }
 
-TEST_F(MemBudgetTest, OutOfOrderDataIsNotStoredAboveHighWater) {
+TEST_F(MemBudgetTest, OutOfOrderDataIsNotStoredUnderPressure) {
   Peer a = open(40001);
   Peer b = open(40002);
   const std::string big = pattern(100000);
-  ASSERT_EQ(b.c->send(big.data(), big.size()), kBudgetBlocks * kPayload);
+  ASSERT_EQ(b.c->send(big.data(), big.size()), kPressure * kPayload);
   h.take();
   in(a, kAck, a.p + 1000, a.u, pattern(500));
   Out dup = h.take_one();  // still a duplicate ACK (RFC 5681 §4.2) ...
@@ -349,6 +361,7 @@ TEST_F(MemBudgetTest, OutOfOrderDataIsNotStoredAboveHighWater) {
   EXPECT_EQ(h.counters.mem_ofo_drops.get(), 1u);
   EXPECT_EQ(h.drops(DropReason::kNoMemory), 1u);
   EXPECT_EQ(h.counters.mem_prune_calls.get(), 0u);
+  EXPECT_EQ(used_blocks(), kPressure);
 }
 
 TEST_F(MemBudgetTest, InOrderBytesThatCannotBeHeldAreDroppedUnacknowledged) {
@@ -356,26 +369,37 @@ TEST_F(MemBudgetTest, InOrderBytesThatCannotBeHeldAreDroppedUnacknowledged) {
   Peer b = open(40002);
   a.c->set_receive_paused(true);
   const std::string big = pattern(100000);
-  ASSERT_EQ(b.c->send(big.data(), big.size()), kBudgetBlocks * kPayload);
+  ASSERT_EQ(b.c->send(big.data(), big.size()), kPressure * kPayload);
   std::vector<Out> b_flight = h.take();
-  // A's application is paused: the bytes would have to be held, and no
-  // memory is left. Not stored, so not acknowledged: ACK = RCV.NXT as before.
-  in(a, kAck, a.p, a.u, pattern(1000));
-  Out ack = h.take_one();
-  EXPECT_EQ(ack.seg.ack, a.p);
-  EXPECT_EQ(h.counters.mem_rcv_drops.get(), 1u);
+  // A's application is paused: its bytes are held (RFC 9293 §3.10.7.4
+  // seventh) in the last quarter of the budget, segment after segment,
+  // until a page is refused: that segment is not stored, so not
+  // acknowledged (ACK = RCV.NXT as before).
+  std::uint32_t held = 0;
+  Out last;
+  for (int i = 0; i < 10 && h.counters.mem_rcv_drops.get() == 0; ++i) {
+    in(a, kAck, a.p + held, a.u, pattern(1460, held));
+    h.advance(h.cfg.delayed_ack);
+    for (const Out& o : h.take()) {
+      if (o.seg.tuple.remote_port == a.port) last = o;  // (B's segments aside)
+    }
+    if (h.counters.mem_rcv_drops.get() == 0) held += 1460;
+  }
+  ASSERT_EQ(h.counters.mem_rcv_drops.get(), 1u);
+  EXPECT_EQ(used_blocks(), kBudgetBlocks);
+  EXPECT_GE(held, 2u * 1460);
+  EXPECT_EQ(last.seg.ack, a.p + held);
   EXPECT_EQ(h.drops(DropReason::kNoMemory), 1u);
-  EXPECT_EQ(a.c->received_unread(), 0u);
+  EXPECT_EQ(a.c->received_unread(), held);
   // B's peer acknowledges everything: memory frees; the retransmission is held.
   ack_all(b, b_flight);
-  EXPECT_EQ(used_blocks(), 0u);
-  in(a, kAck, a.p, a.u, pattern(1000));
+  in(a, kAck, a.p + held, a.u, pattern(1460, held));
   h.advance(h.cfg.delayed_ack);
   Out ack2 = h.take_one();
-  EXPECT_EQ(ack2.seg.ack, a.p + 1000);
-  EXPECT_EQ(a.c->received_unread(), 1000u);
+  EXPECT_EQ(ack2.seg.ack, a.p + held + 1460);
+  EXPECT_EQ(a.c->received_unread(), held + 1460);
   a.c->set_receive_paused(false);
-  EXPECT_EQ(h.app.data, pattern(1000));
+  EXPECT_EQ(h.app.data, pattern(held + 1460));
 }
 
 TEST(MemBudget, OneByteHoleAttackIsBounded) {
