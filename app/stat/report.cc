@@ -53,6 +53,13 @@ constexpr Row kTcpRows[] = {
     {"tcp_time_wait_reopens_total", "TIME-WAIT reopened by a new SYN"},
     {"tcp_keepalive_probes_total", "keep-alive probes sent"},
     {"tcp_zero_window_probes_total", "zero-window probes sent"},
+    {"tcp_mem_syn_drops_total", "SYNs refused under memory pressure"},
+    {"tcp_mem_prune_calls_total", "memory pressure prunes of out-of-order queues"},
+    {"tcp_mem_ofo_pruned_bytes_total", "out-of-order bytes pruned"},
+    {"tcp_mem_ofo_drops_total", "out-of-order segments dropped for memory"},
+    {"tcp_mem_rcv_drops_total", "in-order segments dropped for memory"},
+    {"tcp_mem_short_sends_total", "sends cut short for memory"},
+    {"tcp_mem_alloc_failures_total", "allocations refused by the system"},
 };
 
 constexpr Row kLinkRows[] = {
@@ -181,6 +188,8 @@ std::string render_report(const Scrape& s, const ReportOptions& opt) {
               false, false, Table::Agg::kMax);
   gtable.line(out, "shardtcp_tcp_time_wait_capacity", "TIME-WAIT capacity");
   gtable.line(out, "shardtcp_tcp_tcbs", "connection blocks in use");
+  gtable.line(out, "shardtcp_tcp_mem_used_bytes", "payload memory in use (bytes)");
+  gtable.line(out, "shardtcp_tcp_mem_budget_bytes", "payload memory budget (bytes)");
 
   out += "\n";
   table.header(out, "Tcp");

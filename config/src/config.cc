@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "schema.h"
 #include "shardtcp/config/config.h"
 
@@ -75,6 +77,35 @@ void parse_ports(const toml::node& n, Config& cfg) {
 
 std::string port_path(const Config& cfg, std::size_t i) {
   return cfg.ports.size() == 1 ? std::string("port") : "port[" + std::to_string(i) + "]";
+}
+
+// tcp.mem_budget_mb -> tcp.mem_budget (bytes per core). 0 = derived: 1/8 of
+// physical memory shared by the dataplane cores (Linux sizes tcp_mem's
+// maximum at about 3/32 of memory), at least 16 MB. An explicit value must
+// hold one send buffer and, with every core's, fit in physical memory.
+void resolve_mem_budget(Config& cfg) {
+  constexpr std::uint64_t kMiB = 1024 * 1024;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  const std::uint64_t phys =
+      pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page)
+                            : 0;
+  const std::uint64_t cores = std::max<std::uint32_t>(cfg.lcores_count, 1);
+  auto& t = cfg.tcp;
+  if (t.mem_budget_mb == 0) {
+    t.mem_budget = std::max<std::uint64_t>(phys / 8 / cores, 16 * kMiB);
+    return;
+  }
+  t.mem_budget = std::uint64_t{t.mem_budget_mb} * kMiB;
+  if (t.mem_budget < t.snd_buf) {
+    fail("tcp.mem_budget_mb", "must hold at least one tcp.snd_buf of " + std::to_string(t.snd_buf) +
+                                  " bytes (got " + std::to_string(t.mem_budget_mb) + ")");
+  }
+  if (phys != 0 && t.mem_budget * cores > phys) {
+    fail("tcp.mem_budget_mb", "x " + std::to_string(cores) + " cores exceeds physical memory (" +
+                                  std::to_string(phys / kMiB) + " MB) (got " +
+                                  std::to_string(t.mem_budget_mb) + ")");
+  }
 }
 
 // Cross-field and structural checks on a fully parsed config.
@@ -169,6 +200,7 @@ void check_cross(Config& cfg) {
     fail("tcp.snd_buf", "must be >= tcp.mss " + std::to_string(t.mss) + " (got " +
                             std::to_string(t.snd_buf) + ")");
   }
+  resolve_mem_budget(cfg);
 }
 
 Config from_table(const toml::table& root) {
@@ -251,6 +283,7 @@ void validate(Config& cfg) {
   // cross-field ones, so a Config built in code gets the file's messages.
   Config checked = load_string(to_toml(cfg), "<config>");
   cfg.lcores_count = checked.lcores_count;
+  cfg.tcp.mem_budget = checked.tcp.mem_budget;
 }
 
 void apply_override(Config& cfg, const std::string& key, const std::string& value) {
@@ -368,7 +401,8 @@ std::string describe(const Config& cfg) {
     << ms(t.delayed_ack) << " ms, "
     << (t.congestion_control == tcp::CongestionControl::kCubic ? "cubic" : "newreno") << ", max "
     << t.max_connections << " connections/core\n";
-  o << "mempool: " << cfg.mempool.mbufs << " mbufs/core; metrics: "
+  o << "mempool: " << cfg.mempool.mbufs << " mbufs/core; payload memory " << (t.mem_budget >> 20)
+    << " MB/core; metrics: "
     << (cfg.metrics.enabled ? "http://" + cfg.metrics.listen + "/metrics" : std::string("off"))
     << "\n";
   return o.str();

@@ -381,6 +381,11 @@ std::vector<Section> make_sections() {
            "snd_buf", "bytes", 1024, 1 << 30, "send buffer limit per connection",
            [](auto& c) -> auto& { return c.tcp.snd_buf; }),
        integer<C>(
+           "mem_budget_mb", "MB", 0, 1 << 20,
+           "payload memory per core: send buffers, reassembly, held bytes (0 = 1/8 of RAM "
+           "shared by the cores)",
+           [](auto& c) -> auto& { return c.tcp.mem_budget_mb; }),
+       integer<C>(
            "max_connections", "", 1, 1 << 26,
            "connections per core; SYNs beyond are dropped and counted",
            [](auto& c) -> auto& { return c.tcp.max_connections; }),

@@ -114,6 +114,22 @@ constexpr TcpCounterDef kTcpCounters[] = {
      &tcp::TcpCounters::oow_acks_suppressed},
     {"idle_evictions_total", "Idle connections reset to admit a new one at tcp.max_connections.",
      &tcp::TcpCounters::idle_evictions},
+    {"mem_syn_drops_total", "SYNs refused above the payload memory budget's high-water mark.",
+     &tcp::TcpCounters::mem_syn_drops},
+    {"mem_prune_calls_total", "Times memory pressure pruned out-of-order queues (PruneCalled).",
+     &tcp::TcpCounters::mem_prune_calls},
+    {"mem_ofo_pruned_bytes_total",
+     "Out-of-order bytes given back under memory pressure (OfoPruned).",
+     &tcp::TcpCounters::mem_ofo_pruned},
+    {"mem_ofo_drops_total", "Out-of-order segments not stored for lack of memory (TCPOFODrop).",
+     &tcp::TcpCounters::mem_ofo_drops},
+    {"mem_rcv_drops_total",
+     "In-order segments not stored for lack of memory, not acknowledged (TCPRcvQDrop).",
+     &tcp::TcpCounters::mem_rcv_drops},
+    {"mem_short_sends_total", "send() calls that took less for lack of payload memory.",
+     &tcp::TcpCounters::mem_short_sends},
+    {"mem_alloc_failures_total", "Allocations the system refused (degraded, never thrown).",
+     &tcp::TcpCounters::mem_alloc_failures},
 };
 
 struct DpCounterDef {
@@ -205,6 +221,27 @@ void MetricsExporter::Collector::collect_tcp(std::deque<MetricFamily>& out) cons
   for (const auto& c : cores_) {
     sample(cap, {{"core", std::to_string(c.core)}},
            static_cast<double>(c.tcp->time_wait_capacity.get()));
+  }
+  struct MemGauge {
+    const char* name;
+    const char* help;
+    tcp::Gauge tcp::TcpCounters::*field;
+  };
+  static constexpr MemGauge kMemGauges[] = {
+      {"shardtcp_tcp_mem_budget_bytes",
+       "Payload memory budget of this core: send buffers, reassembly, held bytes (0 = unlimited).",
+       &tcp::TcpCounters::mem_budget_bytes},
+      {"shardtcp_tcp_mem_used_bytes", "Payload memory in use (2 KB blocks handed out).",
+       &tcp::TcpCounters::mem_used_bytes},
+      {"shardtcp_tcp_mem_mapped_bytes",
+       "Payload memory mapped from the system (slabs, cached empty ones included).",
+       &tcp::TcpCounters::mem_mapped_bytes},
+  };
+  for (const auto& g : kMemGauges) {
+    auto& f = family(out, g.name, g.help, MetricType::Gauge);
+    for (const auto& c : cores_) {
+      sample(f, {{"core", std::to_string(c.core)}}, static_cast<double>((c.tcp->*g.field).get()));
+    }
   }
   for (const auto& def : kTcpCounters) {
     auto& f = family(out, std::string("shardtcp_tcp_") + def.name, def.help, MetricType::Counter);

@@ -118,9 +118,9 @@ void StackImpl::listen_input(Listener& l, const Segment& seg) {
     }
     if (!accept_paused_) evict_idle();
   }
-  if (accept_paused_) {
+  if (shed_new_connection()) {
     ctr_.listen_drops.inc();
-    ctr_.drop(DropReason::kNoMemory);  // shedding load (Stack::pause_accept)
+    ctr_.drop(DropReason::kNoMemory);  // mbuf low water or payload memory high water
     return;
   }
   if (l.syn_queued >= l.syn_backlog) {

@@ -7,44 +7,6 @@
 
 namespace shardtcp::tcp {
 
-// ---- ReassemblyPool ---------------------------------------------------------
-
-ReassemblyPool::~ReassemblyPool() {
-  while (free_ != nullptr) {
-    FreePage* n = free_->next;
-    delete[] reinterpret_cast<std::uint8_t*>(free_);
-    free_ = n;
-  }
-}
-
-std::uint8_t* ReassemblyPool::get() {
-  if (in_use_ >= max_pages_) return nullptr;
-  std::uint8_t* p;
-  if (free_ != nullptr) {
-    p = reinterpret_cast<std::uint8_t*>(free_);
-    free_ = free_->next;
-    --cached_;
-  } else {
-    p = new (std::nothrow) std::uint8_t[kPageSize];
-    if (p == nullptr) return nullptr;
-  }
-  ++in_use_;
-  return p;
-}
-
-void ReassemblyPool::put(std::uint8_t* page) {
-  --in_use_;
-  if (cached_ >= max_cached_) {
-    delete[] page;
-    return;
-  }
-  // new[] of uint8_t is aligned for any fundamental type, so the intrusive
-  // free-list link fits at the start of the page.
-  auto* fp = new (page) FreePage{free_};
-  free_ = fp;
-  ++cached_;
-}
-
 // ---- ReassemblyQueue --------------------------------------------------------
 
 ReassemblyQueue::ReassemblyQueue(ReassemblyQueue&& o) noexcept
@@ -55,8 +17,6 @@ ReassemblyQueue::ReassemblyQueue(ReassemblyQueue&& o) noexcept
       bytes_(o.bytes_),
       held_in_order_(o.held_in_order_),
       stamp_(o.stamp_) {
-  o.ranges_.clear();
-  o.pages_.clear();
   o.fin_.reset();
   o.bytes_ = 0;
   o.held_in_order_ = 0;
@@ -72,8 +32,6 @@ ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
     bytes_ = o.bytes_;
     held_in_order_ = o.held_in_order_;
     stamp_ = o.stamp_;
-    o.ranges_.clear();
-    o.pages_.clear();
     o.fin_.reset();
     o.bytes_ = 0;
     o.held_in_order_ = 0;
@@ -82,7 +40,7 @@ ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
 }
 
 std::uint8_t* ReassemblyQueue::alloc_page() {
-  if (pool_ != nullptr) return pool_->get();
+  if (pool_ != nullptr) return static_cast<std::uint8_t*>(pool_->get(may_reclaim_));
   return new (std::nothrow) std::uint8_t[kPageSize];
 }
 
@@ -97,8 +55,9 @@ void ReassemblyQueue::free_page(std::uint8_t* p) {
 std::size_t ReassemblyQueue::page_lower_bound(std::uint32_t pseq) const {
   // All pages lie within one receive window (< 2^31), so seq_lt is a strict
   // weak order over them even across 2^32.
-  auto it = std::lower_bound(pages_.begin(), pages_.end(), pseq,
-                             [](const Page& p, std::uint32_t s) { return seq_lt(p.seq, s); });
+  const Page* it =
+      std::lower_bound(pages_.begin(), pages_.end(), pseq,
+                       [](const Page& p, std::uint32_t s) { return seq_lt(p.seq, s); });
   return static_cast<std::size_t>(it - pages_.begin());
 }
 
@@ -109,7 +68,10 @@ bool ReassemblyQueue::ensure_pages(std::uint32_t s, std::uint32_t e) {
     if (i == pages_.size() || pages_[i].seq != p) {
       std::uint8_t* d = alloc_page();
       if (d == nullptr) return false;
-      pages_.insert(pages_.begin() + static_cast<std::ptrdiff_t>(i), Page{p, d});
+      if (!pages_.insert(i, Page{p, d})) {
+        free_page(d);
+        return false;
+      }
     }
     ++i;
     if (p == last) break;
@@ -151,14 +113,14 @@ void ReassemblyQueue::free_pages_unused() {
       free_page(pages_[i].data);
     }
   }
-  pages_.resize(out);
+  pages_.truncate(out);
 }
 
 void ReassemblyQueue::release_all() {
   for (const Page& p : pages_) free_page(p.data);
-  // Swap with empty vectors to give the capacity back: idle holds nothing.
-  std::vector<Page>().swap(pages_);
-  std::vector<Range>().swap(ranges_);
+  // Give the index memory back too: an idle queue holds nothing.
+  pages_.release();
+  ranges_.release();
   bytes_ = 0;
   held_in_order_ = 0;
 }
@@ -169,7 +131,7 @@ void ReassemblyQueue::trim_below(std::uint32_t rcv_nxt) {
     bytes_ -= ranges_[drop].right - ranges_[drop].left;
     ++drop;
   }
-  if (drop > 0) ranges_.erase(ranges_.begin(), ranges_.begin() + static_cast<std::ptrdiff_t>(drop));
+  if (drop > 0) ranges_.erase(0, drop);
   if (!ranges_.empty() && seq_lt(ranges_.front().left, rcv_nxt)) {
     bytes_ -= rcv_nxt - ranges_.front().left;
     ranges_.front().left = rcv_nxt;
@@ -178,7 +140,7 @@ void ReassemblyQueue::trim_below(std::uint32_t rcv_nxt) {
 }
 
 bool ReassemblyQueue::insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
-                             std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit) {
+                             std::uint32_t rcv_nxt, std::uint32_t rcv_wnd_limit, bool may_reclaim) {
   if (len == 0 || rcv_wnd_limit == 0) return true;
   std::uint32_t s = seq;
   std::uint32_t e = seq + len;
@@ -208,11 +170,19 @@ bool ReassemblyQueue::insert(std::uint32_t seq, const std::uint8_t* data, std::u
   if (after > static_cast<std::size_t>(kMaxRanges)) return false;
 
   if (ranges_.capacity() == 0) {
-    // Once per reordering episode (the queue was empty), not per segment.
-    ranges_.reserve(8);
-    pages_.reserve(std::min<std::size_t>(rcv_wnd_limit / kPageSize + 2, 64));
+    // Once per reordering episode (the queue was empty), not per segment:
+    // room for every range at once, so merging below cannot fail.
+    if (!ranges_.reserve(kMaxRanges)) return false;
+    if (!pages_.reserve(std::min<std::size_t>(rcv_wnd_limit / kPageSize + 2, 64))) {
+      release_all();
+      return false;
+    }
   }
-  if (!ensure_pages(s, e)) {
+  inserting_ = true;  // a reclaimer run from alloc_page() leaves this queue alone
+  may_reclaim_ = may_reclaim;
+  const bool ok = ensure_pages(s, e);
+  inserting_ = false;
+  if (!ok) {
     free_pages_unused();  // roll back pages allocated for this insert
     return false;
   }
@@ -235,12 +205,34 @@ bool ReassemblyQueue::insert(std::uint32_t seq, const std::uint8_t* data, std::u
                      i < j ? seq_max(e, ranges_[j - 1].right) : e, ++stamp_};
   if (i < j) {
     ranges_[i] = merged;
-    ranges_.erase(ranges_.begin() + static_cast<std::ptrdiff_t>(i + 1),
-                  ranges_.begin() + static_cast<std::ptrdiff_t>(j));
+    ranges_.erase(i + 1, j);
   } else {
-    ranges_.insert(ranges_.begin() + static_cast<std::ptrdiff_t>(i), merged);
+    ranges_.insert(i, merged);  // capacity is kMaxRanges (reserved above)
   }
   return true;
+}
+
+std::uint32_t ReassemblyQueue::ooo_bytes(std::uint32_t rcv_nxt) const {
+  std::uint32_t n = 0;
+  for (const Range& r : ranges_) {
+    if (seq_gt(r.left, rcv_nxt)) n += r.right - r.left;
+  }
+  return n;
+}
+
+std::uint32_t ReassemblyQueue::prune_ooo(std::uint32_t rcv_nxt) {
+  if (busy()) return 0;
+  // Ranges are sorted; out-of-order ones start beyond rcv_nxt (one that
+  // reached it was merged into the held bytes by the owner).
+  std::size_t keep = 0;
+  while (keep < ranges_.size() && seq_le(ranges_[keep].left, rcv_nxt)) ++keep;
+  std::uint32_t dropped = 0;
+  for (std::size_t k = keep; k < ranges_.size(); ++k) dropped += ranges_[k].right - ranges_[k].left;
+  ranges_.truncate(keep);
+  bytes_ -= dropped;
+  fin_.reset();  // a FIN beyond rcv_nxt is out of order too
+  free_pages_unused();
+  return dropped;
 }
 
 bool ReassemblyQueue::contains(std::uint32_t seq) const {
@@ -251,9 +243,8 @@ bool ReassemblyQueue::contains(std::uint32_t seq) const {
 }
 
 void ReassemblyQueue::requeue_front(std::uint32_t left, std::uint32_t right) {
-  // Append and rotate to the front (the range list is short, <= kMaxRanges).
-  ranges_.push_back(Range{left, right, ++stamp_});
-  std::rotate(ranges_.begin(), ranges_.end() - 1, ranges_.end());
+  // deliver() removed the front range, so there is room (capacity kMaxRanges).
+  ranges_.insert(0, Range{left, right, ++stamp_});
 }
 
 std::uint32_t ReassemblyQueue::contiguous_end(std::uint32_t seq) const {

@@ -5,71 +5,48 @@
 //
 // Memory. Bytes are copied into fixed-size pages (kPageSize, a power of two
 // dividing 2^32, so a page is addressed by its absolute sequence number and
-// wraparound needs no special case). Pages come from a ReassemblyPool — one
-// per Stack, a free list, so steady-state reordering allocates nothing — or
-// from operator new when no pool is given. Only bytes inside
+// wraparound needs no special case). Pages come from the core's BlockPool —
+// the per-core payload budget, slabs that go back to the system when idle —
+// or from operator new (nothrow) when no pool is given. Only bytes inside
 // [RCV.NXT, RCV.NXT + limit) are ever stored, so a queue holds at most
 // limit / kPageSize + 2 pages: memory is bounded by the receive window. The
 // range list is capped at kMaxRanges; beyond that, or when the pool is
 // exhausted, insert() refuses (returns false) and the caller drops and counts
-// the segment (DropReason::kNoMemory) — the peer retransmits it.
-// The two small index vectors are allocated when the queue goes from empty to
-// non-empty (once per reordering episode, not per segment) and released when
-// it empties again, so an idle connection holds nothing.
+// the segment (DropReason::kNoMemory) — the peer retransmits it. Nothing here
+// throws: the two small index arrays grow with nothrow allocation (a refusal
+// is a failed insert), are allocated when the queue goes from empty to
+// non-empty (once per reordering episode, not per segment) and are released
+// when it empties again, so an idle connection holds nothing.
+// Under memory pressure the owner may prune_ooo(): out-of-order bytes are
+// the first memory given back (RFC 2018 §8 lets a receiver discard data it
+// has SACKed; the sender keeps it until it is cumulatively acknowledged).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <vector>
 
+#include "block_pool.h"
+#include "nothrow_vec.h"
 #include "shardtcp/tcp/segment.h"
 #include "shardtcp/tcp/seq.h"
 #include "shardtcp/tcp/types.h"
 
 namespace shardtcp::tcp {
 
-// Free list of reassembly pages, shared by all connections of one Stack (one
-// core: no locking). Freed pages are kept for reuse up to `max_cached`;
-// `max_pages` bounds the pages outstanding at once (the core's reassembly
-// memory budget). Must outlive every queue that uses it.
-class ReassemblyPool {
- public:
-  static constexpr std::uint32_t kPageSize = 2048;
-  static_assert((kPageSize & (kPageSize - 1)) == 0, "power of two divides 2^32");
-
-  explicit ReassemblyPool(std::size_t max_pages = ~std::size_t{0}, std::size_t max_cached = 4096)
-      : max_pages_(max_pages), max_cached_(max_cached) {}
-  ~ReassemblyPool();
-  ReassemblyPool(const ReassemblyPool&) = delete;
-  ReassemblyPool& operator=(const ReassemblyPool&) = delete;
-
-  // A page of kPageSize bytes, or nullptr when the budget is exhausted.
-  std::uint8_t* get();
-  void put(std::uint8_t* page);
-
-  std::size_t in_use() const { return in_use_; }
-  std::size_t cached() const { return cached_; }
-
- private:
-  struct FreePage {
-    FreePage* next;
-  };
-  FreePage* free_ = nullptr;
-  std::size_t max_pages_;
-  std::size_t max_cached_;
-  std::size_t in_use_ = 0;
-  std::size_t cached_ = 0;
-};
+// Pages come from the core's BlockPool (block_pool.h): the payload memory
+// budget shared with send buffers. The old name stays for readability.
+using ReassemblyPool = BlockPool;
 
 class ReassemblyQueue {
  public:
-  static constexpr std::uint32_t kPageSize = ReassemblyPool::kPageSize;
+  static constexpr std::uint32_t kPageSize = BlockPool::kBlockSize;
+  static_assert((kPageSize & (kPageSize - 1)) == 0, "power of two divides 2^32");
   // Distinct (non-adjacent) ranges held at once; more are refused.
   static constexpr int kMaxRanges = 64;
 
-  explicit ReassemblyQueue(ReassemblyPool* pool = nullptr) : pool_(pool) {}
+  explicit ReassemblyQueue(BlockPool* pool = nullptr) : pool_(pool) {}
   ~ReassemblyQueue() { release_all(); }
   ReassemblyQueue(const ReassemblyQueue&) = delete;
   ReassemblyQueue& operator=(const ReassemblyQueue&) = delete;
@@ -80,9 +57,27 @@ class ReassemblyQueue {
   // rcv_wnd_limit) and is not already held (duplicates are trimmed, overlaps
   // merged). Returns false, storing nothing, when memory or range slots run
   // out. Storing nothing because everything was duplicate/out of window
-  // returns true.
+  // returns true. `may_reclaim`: a page the budget refuses may be made by
+  // pruning other queues (false for out-of-order data: it never evicts).
   bool insert(std::uint32_t seq, const std::uint8_t* data, std::uint32_t len, std::uint32_t rcv_nxt,
-              std::uint32_t rcv_wnd_limit);
+              std::uint32_t rcv_wnd_limit, bool may_reclaim = true);
+
+  // Memory pressure: drops every byte held beyond `rcv_nxt` (out of order,
+  // not yet acknowledged) and a FIN remembered there, keeps the in-order
+  // bytes held below it, frees the pages. Returns the bytes dropped.
+  std::uint32_t prune_ooo(std::uint32_t rcv_nxt);
+  // Out-of-order bytes held beyond `rcv_nxt`.
+  std::uint32_t ooo_bytes(std::uint32_t rcv_nxt) const;
+  // Inside insert() or deliver(): the page index must not change under it.
+  bool busy() const { return delivering_ || inserting_; }
+  std::size_t pages() const { return pages_.size(); }
+
+  // The Stack's bookkeeping: which connection owns the queue, and the list of
+  // queues in use (the order in which memory pressure prunes them).
+  void* owner = nullptr;
+  ReassemblyQueue* lru_prev = nullptr;
+  ReassemblyQueue* lru_next = nullptr;
+  bool ooo_listed = false;
 
   // Calls f(ByteView) for every byte contiguous at rcv_nxt, in order (one
   // call per page-sized piece), removes them and returns how many bytes were
@@ -159,14 +154,16 @@ class ReassemblyQueue {
   void trim_below(std::uint32_t rcv_nxt);
   void requeue_front(std::uint32_t left, std::uint32_t right);
 
-  ReassemblyPool* pool_;
-  std::vector<Range> ranges_;  // sorted, disjoint and non-adjacent
-  std::vector<Page> pages_;    // sorted by seq
+  BlockPool* pool_;
+  NothrowVec<Range> ranges_;  // sorted, disjoint and non-adjacent
+  NothrowVec<Page> pages_;    // sorted by seq
   std::optional<std::uint32_t> fin_;
   std::uint32_t bytes_ = 0;
   std::uint32_t held_in_order_ = 0;
   std::uint32_t stamp_ = 0;
   bool delivering_ = false;
+  bool inserting_ = false;
+  bool may_reclaim_ = true;
   bool clear_pending_ = false;
 };
 
@@ -176,7 +173,7 @@ std::uint32_t ReassemblyQueue::deliver(std::uint32_t rcv_nxt, F&& f, Stop&& stop
   if (ranges_.empty() || seq_gt(ranges_.front().left, rcv_nxt)) return 0;
   // ranges_.front() now starts exactly at rcv_nxt (trim_below cut the rest).
   const std::uint32_t end = ranges_.front().right;
-  ranges_.erase(ranges_.begin());
+  ranges_.erase(0, 1);
   std::uint32_t from = rcv_nxt;
   std::uint32_t total = 0;
   delivering_ = true;

@@ -2,43 +2,35 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace shardtcp::tcp {
 
-SendChunk* ChunkPool::get() {
-  if (free_ == nullptr) {
-    // Growth happens in slabs, only while more bytes are queued than ever
-    // before on this core; steady state reuses the free list.
-    auto slab = std::make_unique<SendChunk[]>(kSlab);
-    for (std::size_t i = 0; i < kSlab; ++i) {
-      slab[i].next = free_;
-      free_ = &slab[i];
-    }
-    slabs_.push_back(std::move(slab));
-  }
-  SendChunk* c = free_;
-  free_ = c->next;
-  c->next = nullptr;
-  ++in_use_;
-  return c;
+namespace {
+SendChunk* get_chunk(BlockPool& pool) {
+  void* b = pool.get();
+  return b != nullptr ? new (b) SendChunk : nullptr;
 }
-
-void ChunkPool::put(SendChunk* c) {
-  c->next = free_;
-  free_ = c;
-  --in_use_;
-}
-
-void ChunkPool::put_list(SendChunk* head) {
+void put_chunks(BlockPool& pool, SendChunk* head) {
   while (head != nullptr) {
     SendChunk* next = head->next;
-    put(head);
+    pool.put(head);
     head = next;
   }
 }
+}  // namespace
+
+std::size_t SendBuffer::chunks_needed(std::size_t n) const {
+  std::size_t room = 0;  // free bytes in the tail chunk
+  if (tail_ != nullptr) {
+    const std::size_t used = (head_off_ + size_) % SendChunk::kSize;
+    room = used == 0 ? 0 : SendChunk::kSize - used;
+  }
+  return n <= room ? 0 : (n - room + SendChunk::kSize - 1) / SendChunk::kSize;
+}
 
 std::size_t SendBuffer::append(ChunkPool& pool, const std::uint8_t* data, std::size_t len,
-                               std::uint32_t limit) {
+                               std::uint32_t limit, std::size_t max_chunks) {
   if (size_ >= limit) return 0;
   std::size_t room = limit - size_;
   std::size_t todo = std::min(len, room);
@@ -52,7 +44,10 @@ std::size_t SendBuffer::append(ChunkPool& pool, const std::uint8_t* data, std::s
       if (tail_used == 0) tail_used = SendChunk::kSize;
     }
     if (tail_used == SendChunk::kSize) {
-      SendChunk* c = pool.get();
+      if (max_chunks == 0) break;
+      --max_chunks;
+      SendChunk* c = get_chunk(pool);
+      if (c == nullptr) break;  // budget exhausted: take what fits so far
       if (tail_ == nullptr) {
         head_ = tail_ = c;
         head_off_ = 0;
@@ -105,7 +100,7 @@ void SendBuffer::trim(ChunkPool& pool, std::uint32_t n) {
 }
 
 void SendBuffer::release(ChunkPool& pool) {
-  pool.put_list(head_);
+  put_chunks(pool, head_);
   head_ = tail_ = nullptr;
   cursor_ = nullptr;
   head_off_ = 0;

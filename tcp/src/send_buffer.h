@@ -1,10 +1,11 @@
 // The per-connection send buffer: a FIFO of bytes stored in fixed-size chunks
-// taken from a per-stack free list (ChunkPool).
+// taken from the core's BlockPool (the payload memory budget).
 //
 // Rationale: an idle connection must cost no buffer memory (issue 4: <= 512 B
 // per established connection), so a SendBuffer is three words when empty and
-// takes chunks only while bytes are queued. Chunks come from a per-core free
-// list that grows in slabs; steady state allocates nothing per packet.
+// takes chunks only while bytes are queued. Chunks come from a per-core slab
+// pool with a budget; steady state allocates nothing per packet, and when the
+// budget is exhausted append() takes fewer bytes (never throws).
 //
 // Byte 0 of the buffer is the oldest unacknowledged byte (SND.UNA for data).
 // OutSegment::payload_offset is an offset from that head; the engine only
@@ -15,9 +16,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <vector>
 
+#include "block_pool.h"
 #include "shardtcp/tcp/segment.h"
 
 namespace shardtcp::tcp {
@@ -29,27 +29,10 @@ struct SendChunk {
 };
 static_assert(sizeof(SendChunk) == 2048);
 
-class ChunkPool {
- public:
-  static constexpr std::size_t kSlab = 64;  // chunks per growth step
-
-  ChunkPool() = default;
-  ChunkPool(const ChunkPool&) = delete;
-  ChunkPool& operator=(const ChunkPool&) = delete;
-
-  SendChunk* get();
-  void put(SendChunk* c);
-  // Puts a whole singly linked list back.
-  void put_list(SendChunk* head);
-
-  std::size_t in_use() const { return in_use_; }
-  std::size_t capacity() const { return slabs_.size() * kSlab; }
-
- private:
-  std::vector<std::unique_ptr<SendChunk[]>> slabs_;
-  SendChunk* free_ = nullptr;
-  std::size_t in_use_ = 0;
-};
+// Chunks are blocks of the core's BlockPool (block_pool.h): the per-core
+// payload budget. The old name stays for readability.
+using ChunkPool = BlockPool;
+static_assert(sizeof(SendChunk) == BlockPool::kBlockSize);
 
 class SendBuffer {
  public:
@@ -61,9 +44,12 @@ class SendBuffer {
   bool empty() const { return size_ == 0; }
 
   // Appends up to `len` bytes; returns how many were taken (never more than
-  // `limit - size()`).
+  // `limit - size()`; fewer when the pool refuses a chunk or `max_chunks`
+  // new chunks are full).
   std::size_t append(ChunkPool& pool, const std::uint8_t* data, std::size_t len,
-                     std::uint32_t limit);
+                     std::uint32_t limit, std::size_t max_chunks = ~std::size_t{0});
+  // New chunks that appending `n` bytes needs.
+  std::size_t chunks_needed(std::size_t n) const;
   // Drops `n` bytes from the head (acknowledged data) and returns emptied
   // chunks to the pool.
   void trim(ChunkPool& pool, std::uint32_t n);

@@ -33,6 +33,13 @@ const char* to_string(CloseReason r) {
 namespace {
 constexpr std::size_t kTcbSlab = 256;  // Tcbs per growth step
 constexpr std::size_t kInitialFlowCapacity = 1024;
+// Empty payload slabs kept per core for reuse (2 MB); beyond, idle slabs go
+// back to the system.
+constexpr std::size_t kCachedSlabs = 16;
+std::size_t budget_blocks(std::uint64_t bytes) {
+  if (bytes == 0) return BlockPool::kUnlimited;
+  return static_cast<std::size_t>(std::max<std::uint64_t>(bytes / BlockPool::kBlockSize, 1));
+}
 }  // namespace
 
 StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_id, TimeUs now)
@@ -44,10 +51,22 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
       flows_(isn_.key(), kInitialFlowCapacity),
       wheel_(now),
       tw_(isn_.key(), cfg.time_wait_capacity, 2 * cfg.msl),
-      cookies_(isn_.key()) {
+      cookies_(isn_.key()),
+      blocks_(budget_blocks(cfg.mem_budget), kCachedSlabs) {
   ctr_.time_wait_capacity.set(static_cast<std::int64_t>(cfg.time_wait_capacity));
   std::random_device rd;  // challenge-ACK budget key (challenge_ack())
   for (auto& k : chal_key_) k = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  ctr_.mem_budget_bytes.set(cfg.mem_budget == 0 ? 0
+                                                : static_cast<std::int64_t>(blocks_.max_blocks() *
+                                                                            BlockPool::kBlockSize));
+  blocks_.set_gauges(&ctr_.mem_used_bytes, &ctr_.mem_mapped_bytes);
+  blocks_.set_reclaimer(&StackImpl::reclaim, this);
+  // Start-up: room for every Tcb slab the connection limit allows (plus the
+  // graveyard's share), so alloc_tcb() never reallocates this vector.
+  tcb_slabs_.reserve(cfg.max_connections / kTcbSlab + 16);
+  // The output vector grows only past the largest burst of one call; start
+  // with room for a typical one (RFC 6928 initial windows of many timers).
+  out_.reserve(1024);
 }
 
 StackImpl::~StackImpl() {
@@ -55,7 +74,15 @@ StackImpl::~StackImpl() {
   // (chunks, reassembly queues), and the pools free that memory. Their timer
   // nodes live in the Tcb slabs, which go before the wheel: disarm them.
   reap();
-  flows_.for_each([this](const FourTuple&, Tcb*& t) { wheel_.cancel(t->timer); });
+  flows_.for_each([this](const FourTuple&, Tcb*& t) {
+    wheel_.cancel(t->timer);
+    // Borrowed memory goes back before the pools it came from are destroyed.
+    t->sndbuf.release(chunks_);
+    if (t->reasm != nullptr) put_reasm(t->reasm);
+    if (t->sacks != nullptr) put_sacks(t->sacks);
+    t->reasm = nullptr;
+    t->sacks = nullptr;
+  });
 }
 
 // --- set_state ------------------------------------------------------------------
@@ -100,7 +127,14 @@ void StackImpl::set_state(Tcb* t, State from, State to) {
 
 Tcb* StackImpl::alloc_tcb(const FourTuple& tuple) {
   if (tcb_free_ == nullptr) {
-    auto slab = std::make_unique<unsigned char[]>(kTcbSlab * sizeof(Tcb));
+    // Nothrow (issue 9): no room or no memory refuses the connection; the
+    // caller drops the SYN and counts it (DropReason::kNoMemory).
+    if (tcb_slabs_.size() == tcb_slabs_.capacity()) return nullptr;
+    std::unique_ptr<unsigned char[]> slab(new (std::nothrow) unsigned char[kTcbSlab * sizeof(Tcb)]);
+    if (slab == nullptr) {
+      ctr_.mem_alloc_failures.inc();
+      return nullptr;
+    }
     for (std::size_t i = 0; i < kTcbSlab; ++i) {
       // Storage only: a Tcb is constructed on allocation. The free-list link
       // lives in the first pointer-sized bytes of the raw storage.
@@ -146,6 +180,7 @@ void StackImpl::release(Tcb& t) {
   wheel_.cancel(t.timer);
   flows_.erase(t.tuple);
   leave_syn_queue(t);
+  mem_unwait(t);
   t.fifo_next = graveyard_;
   graveyard_ = &t;
 }
@@ -282,6 +317,7 @@ void StackImpl::input(const Segment& seg, TimeUs now) {
   } else {
     closed_input(seg);
   }
+  if (mem_waiters()) wake_mem_waiters();
   in_call_ = false;
 }
 
@@ -299,6 +335,7 @@ void StackImpl::poll(TimeUs now) {
     // TIME-WAIT -> CLOSED (RFC 9293 §3.10.8, 2*MSL timeout).
     set_state(nullptr, State::kTimeWait, State::kClosed);
   });
+  if (mem_waiters()) wake_mem_waiters();
   in_call_ = false;
 }
 
@@ -311,13 +348,23 @@ std::size_t StackImpl::send_space(const Tcb& t) const {
 }
 
 std::size_t StackImpl::send(Tcb& t, const void* data, std::size_t len) {
-  if (send_space(t) == 0) {
+  const std::size_t space = send_space(t);
+  if (space == 0) {
     t.want_writable = true;
     return 0;
   }
-  const std::size_t n =
-      t.sndbuf.append(chunks_, static_cast<const std::uint8_t*>(data), len, cfg_.snd_buf);
+  const std::size_t take = std::min(len, space);
+  const std::size_t chunks = send_chunk_allowance(t, t.sndbuf.chunks_needed(take));
+  const std::size_t n = t.sndbuf.append(chunks_, static_cast<const std::uint8_t*>(data), len,
+                                        cfg_.snd_buf, chunks);
   if (n < len) t.want_writable = true;
+  if (n < take) {
+    // The payload budget (or the system) refused a chunk: a short send, as
+    // Linux's sk_stream_memory_free() makes it; on_writable once memory frees.
+    ctr_.mem_short_sends.inc();
+    mem_wait(t);
+    if (n == 0) return 0;
+  }
   output(t);
   rearm(t);
   return n;

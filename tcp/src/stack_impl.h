@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "oow_limit.h"
+#include "block_pool.h"
+#include "nothrow_vec.h"
 #include "reassembly.h"
 #include "recycler.h"
 #include "sack_scoreboard.h"
@@ -90,7 +92,32 @@ class StackImpl {
   }
   TimeUs now() const { return now_; }
   std::size_t reasm_pool_size() const { return reasm_.size(); }
-  std::size_t chunks_in_use() const { return chunks_.in_use(); }
+  // Payload blocks in use (send chunks, reassembly and held pages).
+  std::size_t chunks_in_use() const { return blocks_.in_use(); }
+  BlockPool& blocks_for_testing() { return blocks_; }
+
+  // --- memory budget (issue 9; mem_budget.cc) ---------------------------------------
+  // Three marks, as Linux's tcp_mem has (min / pressure / max):
+  // - pressure (3/4 of the budget): out-of-order data is not stored, and a
+  //   connection that already has bytes queued gets no new send chunk (it
+  //   is throttled, its queued data still goes out); one with an empty send
+  //   buffer may still take one chunk, so every connection makes progress;
+  // - high water (7/8): new connections are refused (SYNs dropped, counted);
+  // - the budget itself: in-order bytes that cannot be held are dropped.
+  // Out-of-order data is pruned first whenever memory is short.
+  std::size_t mem_pressure_mark() const {
+    return blocks_.max_blocks() - blocks_.max_blocks() / 4;
+  }
+  bool mem_pressure() const { return blocks_.in_use() >= mem_pressure_mark(); }
+  bool mem_high_water() const {
+    return blocks_.in_use() >= blocks_.max_blocks() - blocks_.max_blocks() / 8;
+  }
+  // New send chunks connection `t` may take now, at most `want` (prunes
+  // out-of-order data first when that makes room).
+  std::size_t send_chunk_allowance(const Tcb& t, std::size_t want);
+  // True (and counted) when a new connection must not be created now:
+  // accepting is paused (mbuf low water) or payload memory is under pressure.
+  bool shed_new_connection();
 
  private:
   // --- arrivals by state group (RFC 9293 §3.10.7) --------------------------------
@@ -183,10 +210,25 @@ class StackImpl {
   void reap();
   void leave_syn_queue(Tcb& t);
   Listener* find_listener(Ipv4 local_ip, std::uint16_t port);
-  ReassemblyQueue* get_reasm() { return reasm_.get(&reasm_pages_); }
-  void put_reasm(ReassemblyQueue* q) { reasm_.put(q); }
-  SackScoreboard* get_sacks() { return sacks_.get(); }
+  // Borrowed objects; nullptr (counted) when memory is refused.
+  ReassemblyQueue* get_reasm(Tcb& t);
+  void put_reasm(ReassemblyQueue* q);
+  SackScoreboard* get_sacks();
   void put_sacks(SackScoreboard* s) { sacks_.put(s); }
+  // Memory pressure (mem_budget.cc): out-of-order queues that may hold data
+  // (pruned first, oldest first), and connections whose send() came up
+  // short for lack of memory (on_writable once memory frees).
+  void ooo_track(ReassemblyQueue& q);
+  void ooo_untrack(ReassemblyQueue& q);
+  std::size_t prune_ooo_queues(std::size_t want_blocks);
+  static std::size_t reclaim(void* self, std::size_t want_blocks);
+  void mem_wait(Tcb& t);
+  void mem_unwait(Tcb& t);
+  void wake_mem_waiters();
+  // Stores in-order bytes for a paused reader (RFC 9293 §3.10.7.4 seventh):
+  // out-of-order bytes of this connection are pruned first if memory is
+  // short. False: not stored (dropped, counted, not acknowledged).
+  bool hold_in_order(Tcb& t, std::uint32_t seq, const std::uint8_t* data, std::uint32_t len);
   void notify_closed(Tcb& t, CloseReason why);
   // Idle LRU (evict.cc): ESTABLISHED / CLOSE-WAIT connections, least
   // recently heard from first; kept by set_state() and tcb_input().
@@ -211,8 +253,10 @@ class StackImpl {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Handlers>> active_handlers_;  // interned for connect()
 
-  ChunkPool chunks_;
-  ReassemblyPool reasm_pages_;
+  // The per-core payload budget: send chunks, reassembly and held pages.
+  // Declared before everything that borrows blocks from it.
+  BlockPool blocks_;
+  BlockPool& chunks_ = blocks_;  // send-buffer code reads better with this name
   Recycler<ReassemblyQueue> reasm_;
   Recycler<SackScoreboard> sacks_;
 
@@ -222,6 +266,22 @@ class StackImpl {
   std::vector<std::unique_ptr<unsigned char[]>> tcb_slabs_;
   Tcb* tcb_free_ = nullptr;
   Tcb* graveyard_ = nullptr;
+
+  // Queues that received out-of-order data (prune candidates, oldest first).
+  ReassemblyQueue* ooo_head_ = nullptr;
+  ReassemblyQueue* ooo_tail_ = nullptr;
+  // Connections waiting for memory to send, oldest first. An entry names
+  // the Tcb and its tuple and is valid while the table still maps that tuple
+  // to that Tcb and its mem_waiting bit is set; a Tcb released meanwhile
+  // leaves a stale entry that is skipped (no links in the Tcb: it stays
+  // within its 512-byte budget). Entries before mem_wait_head_ are done.
+  struct MemWaiter {
+    Tcb* t;
+    FourTuple tuple;
+  };
+  NothrowVec<MemWaiter> mem_wait_;
+  std::size_t mem_wait_head_ = 0;
+  bool mem_waiters() const { return mem_wait_head_ < mem_wait_.size(); }
 
   // CLOSE-WAIT FIFO, oldest first.
   Tcb* cw_head_ = nullptr;

@@ -124,6 +124,7 @@ class Tcb final : public Connection {
   bool rcv_paused : 1 = false;     // the application paused receiving
   bool peer_fin_owed : 1 = false;  // on_peer_closed waits for held bytes to be read
   bool in_lru : 1 = false;         // linked in the idle LRU
+  bool mem_waiting : 1 = false;    // send() came up short for memory (stack's wait FIFO)
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:

@@ -322,8 +322,8 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
   }
   if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;  // peer alive: keep probing
   // RFC 2018 / RFC 6675: record what the peer holds above SND.UNA.
-  if (t.sack_ok && seg.opts.num_sack > 0) {
-    if (t.sacks == nullptr) t.sacks = get_sacks();
+  if (t.sack_ok && seg.opts.num_sack > 0 &&
+      (t.sacks != nullptr || (t.sacks = get_sacks()) != nullptr)) {
     t.sacks->on_ack(seq_gt(ack, t.snd_una) ? ack : t.snd_una, seg.opts.sack, seg.opts.num_sack,
                     t.snd_max);
   } else if (t.sacks != nullptr && seq_gt(ack, t.snd_una)) {
@@ -560,13 +560,22 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     // Out of order: queue it (RFC 9293 §3.10.7.4 seventh) and send an
     // immediate duplicate ACK with SACK blocks (RFC 5681 §4.2, RFC 2018 §4).
     ctr_.ooo_segs.inc();
-    if (t.reasm == nullptr) t.reasm = get_reasm();
-    if (len > 0 && !t.reasm->insert(seq, data, len, t.rcv_read(), t.rcv_held() + t.rcv_wnd())) {
+    t.ack_now = true;
+    // Memory pressure (issue 9): out-of-order data is stored only below the
+    // budget's pressure mark and never evicts anything (Linux: TCPOFODrop).
+    if (mem_pressure() || (t.reasm == nullptr && (t.reasm = get_reasm(t)) == nullptr)) {
+      ctr_.mem_ofo_drops.inc();
+      ctr_.drop(DropReason::kNoMemory);
+      return;
+    }
+    if (len > 0 && !t.reasm->insert(seq, data, len, t.rcv_read(), t.rcv_held() + t.rcv_wnd(),
+                                    /*may_reclaim=*/false)) {
+      ctr_.mem_ofo_drops.inc();
       ctr_.drop(DropReason::kNoMemory);
     } else if (fin) {
       t.reasm->set_fin(seq + len);
     }
-    t.ack_now = true;
+    if (t.reasm->ooo_bytes(t.rcv_nxt) > 0) ooo_track(*t.reasm);  // prune candidate
     return;
   }
   // RFC 5681 §4.2: a segment that fills all or part of a gap is ACKed at once.
@@ -576,10 +585,8 @@ void StackImpl::text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data
     if (!direct) {
       // The application paused receiving, or has not read what came
       // earlier: hold the bytes in order; they count against the window.
-      if (t.reasm == nullptr) t.reasm = get_reasm();
-      if (!t.reasm->insert(seq, data, len, t.rcv_read(), t.rcv_held() + t.rcv_wnd())) {
-        ctr_.drop(DropReason::kNoMemory);  // the peer retransmits
-        t.ack_now = true;
+      if (!hold_in_order(t, seq, data, len)) {
+        t.ack_now = true;  // not stored: the ACK does not cover it, the peer retransmits
         return;
       }
       t.reasm->set_held_in_order(t.rcv_held() + len);

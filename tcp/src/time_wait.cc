@@ -1,6 +1,7 @@
 // Compact TIME-WAIT store; see time_wait.h for the design.
 #include "shardtcp/tcp/time_wait.h"
 
+#include <new>
 #include <random>
 
 namespace shardtcp::tcp {
@@ -24,7 +25,11 @@ TimeWaitStore::TimeWaitStore(const std::uint64_t key[2], std::size_t capacity, T
     : index_(key, kInitialIndex),
       // Entry indices are 32-bit with one value reserved for "nil".
       capacity_(capacity < kNil ? capacity : kNil - 1),
-      timeout_(timeout) {}
+      timeout_(timeout) {
+  // Start-up: room for every chunk the capacity allows, so alloc() never
+  // reallocates the vector (issue 9: nothing on the data path throws).
+  chunks_.reserve(capacity_ / kChunkSize + 1);
+}
 
 TimeWaitStore::TimeWaitStore(std::size_t capacity, TimeUs timeout)
     : TimeWaitStore(RandomKey().k, capacity, timeout) {}
@@ -50,8 +55,12 @@ std::uint32_t TimeWaitStore::alloc() {
     return i;
   }
   if ((allocated_ & (kChunkSize - 1)) == 0) {
-    // make_unique_for_overwrite: no zeroing pass; every field is written on insert.
-    chunks_.push_back(std::make_unique_for_overwrite<TimeWaitEntry[]>(kChunkSize));
+    // Nothrow, no zeroing pass (every field is written on insert); a refusal
+    // makes the caller recycle the oldest entry instead.
+    if (chunks_.size() == chunks_.capacity()) return kNil;
+    std::unique_ptr<TimeWaitEntry[]> c(new (std::nothrow) TimeWaitEntry[kChunkSize]);
+    if (c == nullptr) return kNil;
+    chunks_.push_back(std::move(c));
   }
   return allocated_++;
 }
@@ -110,11 +119,22 @@ TimeWaitEntry* TimeWaitStore::insert(const TimeWaitEntry& e, TimeUs now, bool* r
     remove(head_);
     if (recycled != nullptr) *recycled = true;
   }
-  const std::uint32_t i = alloc();
+  std::uint32_t i = alloc();
+  if (i == kNil && size_ > 0) {
+    // No memory for a new chunk: recycle the oldest entry, as at capacity.
+    remove(head_);
+    if (recycled != nullptr) *recycled = true;
+    i = alloc();
+  }
+  if (i == kNil) return nullptr;     // the caller goes straight to CLOSED
+  if (!index_.insert(e.tuple, i)) {  // the index could not grow: same
+    at(i).next = free_;
+    free_ = i;
+    return nullptr;
+  }
   TimeWaitEntry& slot = at(i);
   slot = e;
   slot.expiry = now + timeout_;
-  index_.insert(e.tuple, i);
   link_tail(i);
   ++size_;
   return &slot;

@@ -74,6 +74,7 @@ struct Case {
   double resume_chance = 0;
   double server_resume_chance = -1;        // the server's own, when >= 0
   bool expect_zero_window_probes = false;  // the sender must have persisted
+  bool expect_mem_pressure = false;        // the payload budget must have bitten
 };
 
 constexpr std::uint32_t kWrapTarget = 0xFFFFFFFFu - 20000;  // 20 KB below 2^32
@@ -164,6 +165,20 @@ std::string run_one(const Case& c, std::uint64_t seed, bool trace) {
   if (c.expect_zero_window_probes &&
       sim.counters(0).zero_window_probes.get() + sim.counters(1).zero_window_probes.get() == 0) {
     err += "zero window not exercised: no zero-window probe sent\n";
+  }
+  if (c.expect_mem_pressure) {
+    std::uint64_t short_sends = 0;
+    std::uint64_t dropped = 0;
+    for (int i = 0; i < 2; ++i) {
+      const TcpCounters& k = sim.counters(i);
+      short_sends += k.mem_short_sends.get();
+      dropped += k.mem_ofo_drops.get() + k.mem_rcv_drops.get() + k.mem_ofo_pruned.get();
+      if (k.mem_used_bytes.get() > k.mem_budget_bytes.get()) err += "budget exceeded\n";
+    }
+    if (short_sends == 0 || dropped == 0) {
+      err += "memory pressure not exercised: short sends " + std::to_string(short_sends) +
+             ", receive-side drops/prunes " + std::to_string(dropped) + "\n";
+    }
   }
   if (c.wrap != 0 && !c.link.loss) {
     const int side = c.wrap - 1;
@@ -339,6 +354,27 @@ TEST(SimWrap, ServerIsnNearWrapHarsh) {
   run_case(c);
 }
 
+// ---- payload memory budget (issue 9) -----------------------------------------------
+
+// Both stacks get a budget far below what the connections could queue (4
+// connections x 256 KB send buffers, slow readers holding bytes, reordering
+// filling reassembly queues): send() comes up short, out-of-order data is
+// pruned, in-order bytes are dropped unacknowledged, and every byte still
+// arrives, in order, exactly once.
+TEST(SimMemBudget, TightBudgetBothWaysHarshSlowReaders) {
+  Case c{"tight budget", 200 * kK, 300 * kK, harsh(), 8};
+  c.connections = 4;
+  c.resume_chance = 0.05;
+  c.expect_mem_pressure = true;
+  c.tweak = [](TcpConfig& a, TcpConfig& b) {
+    for (TcpConfig* x : {&a, &b}) {
+      x->rcv_buf = 16 * 1024;
+      x->mem_budget = 64 * 1024;  // 32 blocks of 2 KB per stack
+    }
+  };
+  run_case(c);
+}
+
 // ---- option negotiation and buffer sizes ---------------------------------------
 
 TEST(SimOptions, NoSack) {
@@ -440,3 +476,4 @@ TEST(SimHarness, PatternIsRandomAccess) {
 
 }  // namespace
 }  // namespace shardtcp::tcp::sim
+

@@ -1,6 +1,7 @@
 // Config parsing: every key reaches its struct field, defaults hold, the
 // shipped files parse, overrides and helpers behave.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -97,6 +98,7 @@ mss = 8960
 min_mss = 536
 rcv_buf = 65536
 snd_buf = 131072
+mem_budget_mb = 64
 max_connections = 1000
 time_wait_capacity = 500
 syn_backlog = 64
@@ -175,6 +177,8 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(t.min_mss, 536);
   EXPECT_EQ(t.rcv_buf, 65536u);
   EXPECT_EQ(t.snd_buf, 131072u);
+  EXPECT_EQ(t.mem_budget_mb, 64u);
+  EXPECT_EQ(t.mem_budget, 64u << 20);  // what the engine enforces, in bytes
   EXPECT_EQ(t.max_connections, 1000u);
   EXPECT_EQ(t.time_wait_capacity, 500u);
   EXPECT_EQ(t.syn_backlog, 64u);
@@ -418,8 +422,21 @@ TEST(ConfigHelpers, DescribeNamesTheEssentials) {
   EXPECT_NE(d.find("198.19.4.10/16"), std::string::npos) << d;
   EXPECT_NE(d.find("8080 443"), std::string::npos) << d;
   EXPECT_NE(d.find("3 dataplane cores"), std::string::npos) << d;
+  EXPECT_NE(d.find("payload memory 64 MB/core"), std::string::npos) << d;
   EXPECT_NE(d.find("metrics: off"), std::string::npos) << d;
   EXPECT_NE(d.find("hold_close_wait"), std::string::npos) << d;
+}
+
+TEST(ConfigLoad, MemBudgetZeroIsDerivedFromPhysicalMemory) {
+  // tcp.mem_budget_mb = 0: 1/8 of physical memory shared by the cores, at
+  // least 16 MB; two cores get half of what one core gets (above the floor).
+  const std::uint64_t phys = static_cast<std::uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                             static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+  const Config one = load_string("[eal]\nlcores = \"0\"\n[net]\naddress = \"198.18.0.1/24\"\n");
+  const Config two = load_string("[eal]\nlcores = \"0-1\"\n[net]\naddress = \"198.18.0.1/24\"\n");
+  EXPECT_EQ(one.tcp.mem_budget_mb, 0u);
+  EXPECT_EQ(one.tcp.mem_budget, std::max<std::uint64_t>(phys / 8, 16u << 20));
+  EXPECT_EQ(two.tcp.mem_budget, std::max<std::uint64_t>(phys / 16, 16u << 20));
 }
 
 TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
@@ -429,7 +446,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 32u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 33u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
 }
 
 }  // namespace

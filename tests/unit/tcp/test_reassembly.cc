@@ -218,10 +218,14 @@ TEST(ReassemblyQueue, PoolBudgetExhaustedRefusesAndRollsBack) {
   EXPECT_FALSE(q.contains(nxt + 8192 + 2000));
   q.clear();
   EXPECT_EQ(pool.in_use(), 0u);
-  EXPECT_EQ(pool.cached(), 2u);  // kept for reuse: no allocation next time
+  // The empty slab is kept for reuse (under the cache ceiling): no new
+  // mapping next time.
+  EXPECT_EQ(pool.slabs(), 1u);
+  EXPECT_EQ(pool.cached(), BlockPool::kBlocksPerSlab);
   EXPECT_TRUE(ins(q, nxt + 8192 + 2000, 200, nxt));
   EXPECT_EQ(pool.in_use(), 2u);
-  EXPECT_EQ(pool.cached(), 0u);
+  EXPECT_EQ(pool.slabs(), 1u);
+  EXPECT_EQ(pool.budget_failures(), 1u);  // the refused insert above
 }
 
 TEST(ReassemblyQueue, ClearFromInsideDeliverIsSafe) {

@@ -43,6 +43,12 @@ struct TcpConfig {
   CongestionControl congestion_control = CongestionControl::kCubic;
   std::uint32_t initial_window_segments = 10;   // RFC 6928
   std::uint64_t isn_secret[2] = {0, 0};         // RFC 6528 key; 0,0 = random at start
+  // Payload memory per core (send chunks, reassembly, held bytes), issue 9.
+  // mem_budget_mb is the config key (0 = derived from physical memory by the
+  // config loader); mem_budget is what the engine enforces, in bytes
+  // (0 = unlimited: tests and embedders that do not set it).
+  std::uint32_t mem_budget_mb = 0;
+  std::uint64_t mem_budget = 0;
 };
 
 }  // namespace shardtcp::tcp

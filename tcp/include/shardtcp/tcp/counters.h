@@ -149,12 +149,24 @@ struct TcpCounters {
   // Idle connections reset to admit a new one at tcp.max_connections
   // (tcp.evict_idle_on_full).
   Counter idle_evictions;
+  // Payload memory budget (issue 9), after Linux's tcp_mem pressure counters.
+  Counter mem_syn_drops;       // SYNs refused above the budget's high-water mark
+  Counter mem_prune_calls;     // PruneCalled: memory pressure pruned out-of-order queues
+  Counter mem_ofo_pruned;      // OfoPruned (bytes): out-of-order bytes given back
+  Counter mem_ofo_drops;       // TCPOFODrop: out-of-order segments not stored
+  Counter mem_rcv_drops;       // TCPRcvQDrop: in-order segments not stored (not ACKed)
+  Counter mem_short_sends;     // send() calls that took less for lack of memory
+  Counter mem_alloc_failures;  // allocations the system refused (nothrow, degraded)
   std::array<Counter, kNumDropReasons> drops;
 
   // Exact number of connections per state, moved only by the one set_state().
   // LISTEN counts listeners; TIME-WAIT counts compact TIME-WAIT entries.
   std::array<Gauge, kNumStates> state;
   Gauge time_wait_capacity;
+  // Payload memory (bytes): the budget, blocks in use, slabs mapped.
+  Gauge mem_budget_bytes;
+  Gauge mem_used_bytes;
+  Gauge mem_mapped_bytes;
   // Entry time (TimeUs) of the oldest connection now in CLOSE-WAIT, 0 if none.
   Gauge oldest_close_wait_since;
 

@@ -26,7 +26,9 @@
 //   on_peer_closed, before on_closed, whatever the pause.
 // * Ownership of sent bytes: send() copies the bytes into the connection's
 //   send buffer and returns how many it took (<= len; 0 when the buffer is
-//   full). When space frees up, on_writable is called.
+//   full). It also takes less when the core's payload memory budget
+//   (TcpConfig::mem_budget) is exhausted. When space or memory frees up,
+//   on_writable is called.
 // * Lifetime: a Connection* is valid from on_accept (passive) or connect()
 //   (active) until on_closed returns. on_closed is called exactly once per
 //   connection handed to the application, whatever the reason (including
