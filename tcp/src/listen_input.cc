@@ -257,8 +257,14 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
     const std::uint32_t room = seq_gt(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
     const std::uint32_t len = std::min(seg.payload_len, room);
     const bool fin = (seg.flags & kFin) && len == seg.payload_len;
-    if (t.reasm == nullptr) t.reasm = get_reasm();
-    if (len > 0 && !t.reasm->insert(t.rcv_nxt, seg.payload, len, t.rcv_read(), room)) {
+    if (mem_pressure() || (t.reasm == nullptr && (t.reasm = get_reasm(t)) == nullptr)) {
+      ctr_.mem_ofo_drops.inc();
+      ctr_.drop(DropReason::kNoMemory);  // not queued: the peer retransmits
+      return;
+    }
+    if (len > 0 && !t.reasm->insert(t.rcv_nxt, seg.payload, len, t.rcv_read(), room,
+                                    /*may_reclaim=*/false)) {
+      ctr_.mem_ofo_drops.inc();
       ctr_.drop(DropReason::kNoMemory);  // the peer retransmits
     } else if (fin) {
       t.reasm->set_fin(t.rcv_nxt + len);
