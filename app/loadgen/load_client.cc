@@ -54,6 +54,7 @@ const char* to_string(Failure f) {
 }
 
 void LoadStats::add(const LiveStats& o) {
+  opened_in_time += o.opened_in_time.get();
   opened += o.opened.get();
   connected += o.connected.get();
   closed += o.closed.get();
@@ -123,7 +124,10 @@ LoadClient::LoadClient(const LoadOptions& opt, unsigned core, unsigned num_cores
 bool LoadClient::want_more(tcp::TimeUs now) const {
   if (stopping_) return false;
   if (opt_.connections != 0 && next_id_ >= opt_.connections) return false;
-  if (opt_.duration != 0 && now - start_ >= opt_.duration) return false;
+  // Open loop: every arrival scheduled inside --duration is made, late ones
+  // included (their latency counts from the schedule).
+  const tcp::TimeUs t = opt_.rate > 0 ? static_cast<tcp::TimeUs>(next_due_) : now;
+  if (opt_.duration != 0 && t - start_ >= opt_.duration) return false;
   return true;
 }
 
@@ -153,12 +157,39 @@ void LoadClient::tick(tcp::Stack& stack) {
       k.c->abort();  // on_closed runs inside (CloseReason kAborted)
     }
   }
+  if (!warm_up(now)) return;
   if (opt_.rate > 0) {
     poll(stack);
   } else {
     fill(now);
   }
   check_done();
+}
+
+bool LoadClient::warm_up(tcp::TimeUs now) {
+  if (warm_) return true;
+  if (stopping_) {
+    done_ = warm_conn_ == nullptr;
+    return false;
+  }
+  if (warm_conn_ != nullptr) return false;  // one at a time, answered in on_connected
+  if (warm_target_ == opt_.targets.size() || free_.empty()) {
+    // Every target answered: the run starts now on this core.
+    warm_ = true;
+    start_ = now;
+    started_.set(now);
+    next_due_ = static_cast<double>(now);
+    return true;
+  }
+  Conn* k = free_.back();
+  free_.pop_back();
+  k->warmup = true;
+  const std::uint64_t saved_id = next_id_;
+  next_id_ = warm_target_;  // open_one() picks targets[id % n]
+  const bool opened = open_one(*k, now, now);
+  next_id_ = saved_id;
+  if (opened) warm_conn_ = k;
+  return false;
 }
 
 void LoadClient::advance_schedule() {
@@ -173,14 +204,13 @@ void LoadClient::advance_schedule() {
 }
 
 void LoadClient::poll(tcp::Stack& stack) {
-  if (done_ || opt_.rate <= 0) return;
+  if (done_ || opt_.rate <= 0 || !warm_) return;
   stack_ = &stack;
   const tcp::TimeUs now = now_();
   // Every arrival that is due gets a slot; without a free slot it waits and
   // keeps its intended start (its latency then includes the wait).
   while (!free_.empty() && static_cast<double>(now) >= next_due_ && want_more(now)) {
     const auto intended = static_cast<tcp::TimeUs>(next_due_);
-    if (opt_.duration != 0 && intended - start_ >= opt_.duration) break;
     Conn* k = free_.back();
     free_.pop_back();
     advance_schedule();
@@ -189,7 +219,7 @@ void LoadClient::poll(tcp::Stack& stack) {
 }
 
 void LoadClient::fill(tcp::TimeUs now) {
-  if (opt_.rate > 0) return;  // open loop: arrivals come from poll()
+  if (opt_.rate > 0 || !warm_) return;  // open loop: arrivals come from poll()
   while (!free_.empty() && want_more(now)) {
     Conn* k = free_.back();
     free_.pop_back();
@@ -239,9 +269,16 @@ bool LoadClient::open_one(Conn& k, tcp::TimeUs intended, tcp::TimeUs now) {
     if (k.c == nullptr) continue;
     k.res.src_port = t.local_port;
     ++open_;
+    if (k.warmup) return true;
     stats_->opened.inc();
+    if (opt_.duration == 0 || now - start_ < opt_.duration) stats_->opened_in_time.inc();
     if (stats_->first_open.get() == 0) stats_->first_open.set(now);
     return true;
+  }
+  if (k.warmup) {
+    k.warmup = false;
+    free_.push_back(&k);
+    return false;  // the warm-up tries again on the next tick
   }
   // No free tuple: an explicit, counted failure of this connection number
   // (never a wait). Reported once on stderr.
@@ -293,6 +330,12 @@ void LoadClient::send_requests(Conn& k, tcp::TimeUs now) {
 void LoadClient::on_connected(tcp::Connection& c) {
   Conn& k = *conn_of(c);
   LoadClient& o = *k.owner;
+  if (k.warmup) {
+    ++o.warm_target_;
+    k.aborted_by_us = true;
+    c.abort();  // RST: nothing to keep on either side
+    return;
+  }
   k.connected = true;
   o.stats_->connected.inc();
   const tcp::TimeUs now = o.now_();
@@ -441,6 +484,14 @@ void LoadClient::fail(Conn& k, Failure f) {
 }
 
 void LoadClient::finish(Conn& k, tcp::CloseReason r) {
+  if (k.warmup) {  // not part of the run: no statistics
+    k.warmup = false;
+    k.c = nullptr;
+    --open_;
+    warm_conn_ = nullptr;
+    free_.push_back(&k);
+    return;
+  }
   ConnResult& res = k.res;
   res.reason = r;
   if (res.failure == Failure::kNone) {
@@ -496,7 +547,7 @@ void LoadClient::record(const ConnResult& r) {
 }
 
 void LoadClient::check_done() {
-  if (open_ != 0) return;
+  if (open_ != 0 || !warm_) return;
   if (want_more(now_())) return;
   done_ = true;
 }

@@ -11,6 +11,9 @@
 //  * closed loop (--concurrency C): C connections in flight over all cores;
 //    a finished connection's slot is refilled from its on_closed callback
 //    (the Stack's callback contract allows connect() there);
+//  * before either starts, each core makes one uncounted connection to each
+//    target (then resets it), so ARP and the link are ready and the first
+//    measured connections do not pay for them;
 //  * open loop (--rate R): each core opens R/cores connections per second,
 //    evenly spaced or with exponential gaps (--arrivals poisson), from the
 //    per-iteration poll hook. Every connection has an intended start (its
@@ -121,6 +124,9 @@ struct ConnResult {
 // Per-core counters, written by the core only (relaxed, tcp::Counter) and
 // read by the live reporter and by main() after the loops stopped.
 struct LiveStats {
+  // opened_in_time: opened before --duration ran out (the achieved open rate
+  // of an open-loop run is this over --duration).
+  tcp::Counter opened_in_time;
   tcp::Counter opened, connected, closed, ok, failed, requests, responses, body_bytes;
   std::array<tcp::Counter, kNumCloseReasons> by_reason;
   std::array<tcp::Counter, kNumFailures> by_failure;
@@ -130,6 +136,7 @@ struct LiveStats {
 
 // Plain totals (sum over cores).
 struct LoadStats {
+  std::uint64_t opened_in_time = 0;
   std::uint64_t opened = 0, connected = 0, closed = 0, ok = 0, failed = 0, requests = 0,
                 responses = 0, body_bytes = 0;
   std::array<std::uint64_t, kNumCloseReasons> by_reason{};
@@ -155,6 +162,8 @@ class LoadClient {
   // From the runtime's per-iteration poll hook: open-loop arrivals.
   void poll(tcp::Stack& stack);
   bool done() const { return done_; }
+  // Engine time the run started on this core (after the warm-up); 0 before.
+  tcp::TimeUs started_at() const { return started_.get(); }
   const LiveStats& stats() const { return *stats_; }
   const std::vector<ConnResult>& results() const { return kept_; }
 
@@ -175,6 +184,7 @@ class LoadClient {
     bool finishing = false;  // no more requests; close under way
     bool aborted_by_us = false;
     bool timed_out = false;
+    bool warmup = false;  // not part of the run (see warm_up())
     Sha256 sha;
   };
 
@@ -197,6 +207,7 @@ class LoadClient {
   void parse_header(Conn& k);
   void check_done();
   void advance_schedule();
+  bool warm_up(tcp::TimeUs now);
 
   LoadOptions opt_;
   unsigned core_;
@@ -218,6 +229,12 @@ class LoadClient {
   bool stopping_ = false;  // --timeout-s hit: aborting, no new connections
   bool done_ = false;
   tcp::TimeUs start_ = 0;
+  // Warm-up: one connection per target, not counted, before the run starts,
+  // so the first measured SYNs do not wait for ARP or the link.
+  bool warm_ = false;
+  std::size_t warm_target_ = 0;  // targets [0, warm_target_) answered
+  Conn* warm_conn_ = nullptr;
+  tcp::Counter started_;
   // Open loop: this core's rate and the next arrival's intended start.
   double per_core_rate_ = 0;
   double next_due_ = 0;  // us, engine clock

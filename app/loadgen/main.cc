@@ -445,6 +445,14 @@ int main(int argc, char** argv) {
         live.stop();
 
         const app::LoadStats total = sum_stats(clients);
+        // The run starts after the warm-up (load_client.h), on the first core.
+        tcp::TimeUs run_start = 0;
+        for (const auto& c : clients) {
+          if (c && c->started_at() != 0 && (run_start == 0 || c->started_at() < run_start)) {
+            run_start = c->started_at();
+          }
+        }
+        if (run_start != 0) start = run_start;
         std::vector<const app::ConnResult*> kept;
         for (const auto& c : clients) {
           if (!c) continue;
@@ -557,6 +565,12 @@ int main(int argc, char** argv) {
           j["connections_per_s"] = conn_s;
           j["requests_per_s"] = req_s;
           j["duration_s"] = secs;
+          // Connections opened while --duration ran, per second of it: an
+          // open-loop run's achieved rate (lower than --rate when the server
+          // or the loadgen fell behind the schedule).
+          j["opened_per_s"] = opt.duration != 0 ? static_cast<double>(total.opened_in_time) * 1e6 /
+                                                      static_cast<double>(opt.duration)
+                                                : conn_s;
           j["connections"] = attempted;
           j["connections_ok"] = total.ok;
           j["requests"] = total.requests;
