@@ -408,9 +408,11 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
           if (!cli.quiet) live.start();
         };
-        setup.poll = [&](tcp::Stack& stack, unsigned core) {
-          if (opt.rate > 0 && !counted[core]) clients[core]->poll(stack);
-        };
+        if (opt.rate > 0) {  // open loop only: arrivals are paced every loop iteration
+          setup.poll = [&](tcp::Stack& stack, unsigned core) {
+            if (!counted[core]) clients[core]->poll(stack);
+          };
+        }
         // Bounds and per-response timeouts are enforced from housekeeping,
         // about every 10 ms on each core.
         setup.housekeeping = [&](tcp::Stack& stack, unsigned core) {
@@ -568,9 +570,12 @@ int main(int argc, char** argv) {
           // Connections opened while --duration ran, per second of it: an
           // open-loop run's achieved rate (lower than --rate when the server
           // or the loadgen fell behind the schedule).
-          j["opened_per_s"] = opt.duration != 0 ? static_cast<double>(total.opened_in_time) * 1e6 /
-                                                      static_cast<double>(opt.duration)
-                                                : conn_s;
+          // (Over the part of --duration that ran, when interrupted.)
+          const tcp::TimeUs window =
+              std::min<tcp::TimeUs>(opt.duration, stopped > start ? stopped - start : 0);
+          j["opened_per_s"] = window != 0 ? static_cast<double>(total.opened_in_time) * 1e6 /
+                                                static_cast<double>(window)
+                                          : conn_s;
           j["connections"] = attempted;
           j["connections_ok"] = total.ok;
           j["requests"] = total.requests;
