@@ -20,6 +20,11 @@
 #      connection;
 #   B2 nginx, keep-alive (50 requests per connection): the access log grows
 #      by exactly the number of requests;
+#   B2b nginx with --close rst: every connection ends with our RST, no error;
+#   B4 --raw 1000:1000 against a Linux echo server, 5 exchanges per
+#      connection: every exchange answered;
+#   B5 tuple exhaustion: 10 source ports, client close (our TIME-WAIT keeps
+#      them), 50 connections: 10 good, 40 `tuple_exhausted`, and the run ends;
 #   B3 a server that accepts and never answers, open loop: every connection
 #      times out (--request-timeout 1) and the stall shows in the total
 #      latency (p50 >= 1 s), not as a lower rate with good latency.
@@ -201,6 +206,24 @@ NGX
     sleep 0.25
   done
 fi
+# A Linux echo server for --raw.
+ip netns exec "$PEER_NS" timeout 300 $PY - "$PEER_IP" 9001 <<'PYEOF' &
+import socket, sys, threading
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            c.sendall(d)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1024)
+for _ in range(100000):
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PYEOF
 # The stalled server: accepts every connection and never answers.
 ip netns exec "$PEER_NS" timeout 300 $PY - "$PEER_IP" 9000 <<'PYEOF' &
 import socket, sys, time
@@ -243,9 +266,27 @@ if [[ $have_nginx -eq 1 ]]; then
   n=$(json "$work/b2.json" 'd["responses"]')
   check "B2 nginx keep-alive: exit 0, 500 responses (got $n)" [ $b2 -eq 0 -a "$n" = 500 ]
   check "B2 nginx access log +500 lines (got +$((after - before)))" [ $((after - before)) -eq 500 ]
+  lg_lab b2b 60 --target "$PEER_IP:8080" --path /small.bin --sha256 "$SMALL_SHA" \
+    --connections 100 --concurrency 8 --requests-per-conn 3 --close rst
+  b2b=$?
+  check "B2b nginx --close rst: exit 0, 300 responses" \
+    [ $b2b -eq 0 -a "$(json "$work/b2b.json" 'd["responses"]')" = 300 ]
+  check "B2b every connection closed by our RST (100 aborted, 0 normal)" \
+    grep -q '^shardtcp-loadgen: close reasons: normal 0 reset 0 aborted 100 ' "$work/b2b.out"
+  lg_lab b5 30 --target "$PEER_IP:8080" --path /small.bin --sha256 "$SMALL_SHA" \
+    --connections 50 --concurrency 1 --close client --requests-per-conn 1 --src-ports 20000-20009
+  b5=$?
+  check "B5 tuple exhaustion: 10 ok, 40 tuple_exhausted, run ended (exit 1)" \
+    [ $b5 -eq 1 -a "$(json "$work/b5.json" '(d["connections_ok"], d["errors"]["tuple_exhausted"])')" = "(10, 40)" ]
 else
-  echo "SKIP: B1/B2 (nginx not available or did not start)"
+  echo "SKIP: B1/B2/B2b/B5 (nginx not available or did not start)"
 fi
+
+lg_lab b4 30 --target "$PEER_IP:9001" --raw 1000:1000 --connections 50 --concurrency 8 \
+  --requests-per-conn 5 --close client
+b4=$?
+check "B4 --raw 1000:1000 x5 against a Linux echo server: exit 0, 250 exchanges" \
+  [ $b4 -eq 0 -a "$(json "$work/b4.json" '(d["responses"], d["body_bytes"])')" = "(250, 250000)" ]
 
 lg_lab b3 30 --target "$PEER_IP:9000" --path / --rate 50 --duration 1 --request-timeout 1
 b3=$?
