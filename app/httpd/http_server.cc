@@ -71,6 +71,7 @@ void respond_text(HttpConn& h, int status, std::string_view reason, std::string_
 
 // Routes one parsed request to a response.
 void route(HttpConn& h, const HttpRequest& req) {
+  h.server->count_request();
   const bool is_head = req.method == "HEAD";
   if (req.method != "GET" && !is_head) {
     // A body we would have to skip (or a method we do not serve): answer and

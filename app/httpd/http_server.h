@@ -23,6 +23,7 @@
 #include <string>
 
 #include "conn_registry.h"
+#include "shardtcp/tcp/counters.h"
 #include "shardtcp/tcp/stack.h"
 
 namespace shardtcp::app {
@@ -52,12 +53,17 @@ class HttpServer {
   void release(HttpConn* h);  // unlinks and frees
   void hold(HttpConn* h);
   bool hold_close_wait() const { return hold_close_wait_; }
+  // Requests parsed and answered (any status); on /metrics as
+  // shardtcp_http_requests_total{core}. Written by the owning core only.
+  void count_request() { requests_.inc(); }
+  std::uint64_t requests() const { return requests_.get(); }
 
  private:
   bool hold_close_wait_;
   ConnRegistry<HttpConn> conns_;
   std::size_t held_count_ = 0;
   std::uint32_t release_seen_ = 0;
+  tcp::Counter requests_;
 };
 
 }  // namespace shardtcp::app

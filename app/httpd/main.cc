@@ -2,6 +2,7 @@
 //   shardtcp-httpd --config config/httpd.toml [--set key=value ...]
 // Signals: SIGINT/SIGTERM stop cleanly (exit 0); SIGUSR1 closes connections
 // held in CLOSE-WAIT when app.hold_close_wait = true (see http_server.h).
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -40,6 +41,24 @@ int main(int argc, char** argv) {
     };
     setup.housekeeping = [&](tcp::Stack&, unsigned core) { servers[core]->housekeeping(); };
     setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
+    // shardtcp_http_requests_total{core} on /metrics (read at scrape time on
+    // the exporter thread; the counters are relaxed, written by their core).
+    std::atomic<unsigned> num_cores{0};  // 0 until the loops are about to start
+    setup.on_started = [&](const dataplane::RuntimeInfo& info) {
+      num_cores.store(static_cast<unsigned>(info.cores.size()), std::memory_order_release);
+    };
+    setup.metrics = [&] {
+      dataplane::AppFamily f{"shardtcp_http_requests_total",
+                             "HTTP requests parsed and answered (any status), by core.",
+                             true,
+                             {}};
+      const unsigned n = num_cores.load(std::memory_order_acquire);
+      for (unsigned c = 0; c < n; ++c) {
+        f.samples.push_back(
+            {{{"core", std::to_string(c)}}, static_cast<double>(servers[c]->requests())});
+      }
+      return std::vector<dataplane::AppFamily>{std::move(f)};
+    };
     if (cfg.app.hold_close_wait) {
       std::printf(
           "shardtcp-httpd: app.hold_close_wait = true: peer-closed connections stay in "

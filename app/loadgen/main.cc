@@ -374,6 +374,7 @@ int main(int argc, char** argv) {
         std::vector<char> counted(dataplane::kMaxCores, 0);  // each used by its core only
         tcp::TimeUs start = 0, stopped = 0;
         LiveReporter live(clients, isatty(STDERR_FILENO) != 0);
+        std::atomic<unsigned> ready_cores{0};  // clients[0..n) made (exporter thread reads)
         dataplane::AppSetup setup;
         setup.on_started = [&](const dataplane::RuntimeInfo& i) {
           info = &i;
@@ -384,6 +385,7 @@ int main(int argc, char** argv) {
           for (unsigned c = 0; c < num_cores; ++c) {
             clients[c] = std::make_unique<app::LoadClient>(opt, c, num_cores, i.now_us, start);
           }
+          ready_cores.store(num_cores, std::memory_order_release);
           std::string targets;
           for (const app::Target& t : opt.targets) {
             targets += (targets.empty() ? "" : ",") + config::ipv4_to_string(t.ip) + ":" +
@@ -407,6 +409,44 @@ int main(int argc, char** argv) {
               opt.requests_per_conn, opt.src_port_min, opt.src_port_max, opt.src_port_start);
           std::fflush(stdout);
           if (!cli.quiet) live.start();
+        };
+        // Client-side counters on /metrics (with metrics.enabled), beside the
+        // engine's: the connections by TCP state are the loadgen's own.
+        setup.metrics = [&] {
+          std::vector<dataplane::AppFamily> fams;
+          const unsigned n = ready_cores.load(std::memory_order_acquire);
+          auto per_core = [&](const char* name, const char* help, auto get) {
+            dataplane::AppFamily f{name, help, true, {}};
+            for (unsigned c = 0; c < n; ++c) {
+              f.samples.push_back(
+                  {{{"core", std::to_string(c)}}, static_cast<double>(get(clients[c]->stats()))});
+            }
+            fams.push_back(std::move(f));
+          };
+          per_core("shardtcp_loadgen_connections_opened_total",
+                   "Connections opened by the loadgen.",
+                   [](const app::LiveStats& s) { return s.opened.get(); });
+          per_core("shardtcp_loadgen_connections_ok_total",
+                   "Connections that ended good (every response complete and verified).",
+                   [](const app::LiveStats& s) { return s.ok.get(); });
+          per_core("shardtcp_loadgen_requests_total", "Requests sent.",
+                   [](const app::LiveStats& s) { return s.requests.get(); });
+          per_core("shardtcp_loadgen_responses_total", "Responses complete and verified.",
+                   [](const app::LiveStats& s) { return s.responses.get(); });
+          dataplane::AppFamily errors{"shardtcp_loadgen_errors_total",
+                                      "Failed connections by kind (the summary's error kinds).",
+                                      true,
+                                      {}};
+          for (unsigned c = 0; c < n; ++c) {
+            for (int k = 1; k < app::kNumFailures; ++k) {
+              errors.samples.push_back(
+                  {{{"core", std::to_string(c)},
+                    {"kind", app::to_string(static_cast<app::Failure>(k))}},
+                   static_cast<double>(clients[c]->stats().by_failure[k].get())});
+            }
+          }
+          fams.push_back(std::move(errors));
+          return fams;
         };
         if (opt.rate > 0) {  // open loop only: arrivals are paced every loop iteration
           setup.poll = [&](tcp::Stack& stack, unsigned core) {

@@ -285,6 +285,22 @@ void MetricsExporter::Collector::collect_dataplane(std::deque<MetricFamily>& out
 }
 
 void MetricsExporter::Collector::collect_hooks(std::deque<MetricFamily>& out) const {
+  if (hooks_.app_metrics) {
+    for (AppFamily& a : hooks_.app_metrics()) {
+      MetricFamily& f = family(out, std::move(a.name), std::move(a.help),
+                               a.counter ? MetricType::Counter : MetricType::Gauge);
+      for (AppSample& s : a.samples) {
+        ClientMetric m;
+        for (auto& [k, v] : s.labels) m.label.push_back(ClientMetric::Label{k, v});
+        if (a.counter) {
+          m.counter.value = s.value;
+        } else {
+          m.gauge.value = s.value;
+        }
+        f.metric.push_back(std::move(m));
+      }
+    }
+  }
   if (hooks_.port_stats) {
     const std::vector<PortStats> ports = hooks_.port_stats();
     struct PortDef {

@@ -220,6 +220,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     info.now_us = [us_per_tsc = sh.us_per_tsc, tsc0 = sh.tsc0] {
       return static_cast<tcp::TimeUs>(static_cast<double>(rte_rdtsc() - tsc0) * us_per_tsc);
     };
+    info.app_metrics = app.metrics;
     for (auto& c : owned) {
       info.cores.push_back(CoreView{c->index(), c->lcore(), &c->dp(), &c->tcp_counters(), c->pool(),
                                     c->rx_queue(), c->tx_queue()});

@@ -9,9 +9,11 @@
 # shardtcp-httpd on lcore 1 (one lcore each when the machine has one).
 #   A1 verified downloads of /bytes/100000, byte for byte: zero errors;
 #   A2 keep-alive + pipelined (--requests-per-conn 100 --pipeline 8), JSON
-#      summary: requests == responses == connections x 100, zero errors, and
-#      the JSON is valid against app/loadgen/summary.schema.json;
-#   A3 keep-alive until the end (--requests-per-conn 0, --close client);
+#      summary: requests == responses == connections x 100 == the growth of
+#      httpd's shardtcp_http_requests_total, zero errors, and the JSON is
+#      valid against app/loadgen/summary.schema.json;
+#   A3 keep-alive until the end (--requests-per-conn 0, --close client):
+#      the loadgen's request count equals httpd's;
 #   A4 open loop at LOADGEN_TEST_RATE conn/s (default 2000: the lab machine
 #      is shared) for 5 s: the achieved open rate (opened_per_s) within 2%.
 # Part B, in a veth lab of its own (stcp-lt-dp: shardtcp on net_af_packet;
@@ -128,6 +130,12 @@ check "A1 memif: 300 verified /bytes/100000 downloads, exit 0" [ $a1 -eq 0 ]
 check "A1 memif: byte for byte, zero errors" \
   grep -q '^shardtcp-loadgen: 300/300 downloads verified byte for byte' "$work/a1.out"
 
+# httpd's own count of requests (shardtcp_http_requests_total on its /metrics).
+httpd_requests() {
+  ip netns exec "$NS_A" curl -s --max-time 5 http://127.0.0.1:9100/metrics |
+    awk '/^shardtcp_http_requests_total\{/ {s += $2} END {printf "%d\n", s}'
+}
+before=$(httpd_requests)
 lg_memif a2 60 --path /bytes/1000 --expect-bytes 1000 --connections 20 --concurrency 10 \
   --requests-per-conn 100 --pipeline 8 --quiet
 a2=$?
@@ -135,6 +143,9 @@ check "A2 memif keep-alive + pipeline 8: exit 0" [ $a2 -eq 0 ]
 check "A2 requests == responses == 2000, zero errors" \
   [ "$(json "$work/a2.json" '(d["requests"], d["responses"], sum(d["errors"].values()))')" = "(2000, 2000, 0)" ]
 check "A2 --json valid against summary.schema.json" valid_json "$work/a2.json"
+after=$(httpd_requests)
+check "A2 httpd counted the same 2000 requests (+$((after - before)))" [ $((after - before)) -eq 2000 ]
+before=$after
 
 lg_memif a3 60 --path /bytes/100 --concurrency 8 --requests-per-conn 0 --close client --duration 2 \
   --quiet
@@ -143,6 +154,9 @@ check "A3 memif keep-alive until the end, client close: exit 0, zero errors" \
   [ $a3 -eq 0 -a "$(json "$work/a3.json" 'sum(d["errors"].values())')" = 0 ]
 check "A3 every request answered, more requests than connections" \
   $PY -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d['requests']==d['responses'] and d['responses']>d['connections']))" "$work/a3.json"
+after=$(httpd_requests)
+check "A3 httpd's request counter equals the loadgen's ($((after - before)))" \
+  [ $((after - before)) -eq "$(json "$work/a3.json" 'd["requests"]')" ]
 
 # A fresh server for the rate run: no TIME-WAIT 4-tuples left from A1-A3
 # that a new SYN could meet (each such meeting costs a SYN retransmission).

@@ -405,5 +405,33 @@ TEST(ExporterNoClock, CloseWaitAgeIsLeftOutWithoutAClock) {
   EXPECT_FALSE(s.has("shardtcp_port_rx_packets_total"));  // no port hook
 }
 
+// AppSetup::metrics (shardtcp-httpd's requests, shardtcp-loadgen's counters):
+// the application's families are read at scrape time, with their labels and
+// types, beside the engine's.
+TEST(ExporterAppMetrics, FamiliesAreServedAtScrapeTime) {
+  Fake fake;
+  config::MetricsConfig cfg;
+  MetricsHooks hooks;
+  std::uint64_t n = 0;
+  hooks.app_metrics = [&n] {
+    AppFamily c{"shardtcp_test_requests_total", "Requests.", true, {}};
+    c.samples.push_back({{{"core", "0"}, {"kind", "x"}}, static_cast<double>(n)});
+    AppFamily g{"shardtcp_test_open", "Open.", false, {}};
+    g.samples.push_back({{{"core", "1"}}, 7});
+    return std::vector<AppFamily>{c, g};
+  };
+  MetricsExporter e(cfg, {{0, &fake.tcp[0], &fake.dp[0]}}, hooks);
+  n = 5;
+  const std::string text = e.render();
+  EXPECT_NE(text.find("# TYPE shardtcp_test_requests_total counter"), std::string::npos) << text;
+  EXPECT_NE(text.find("shardtcp_test_requests_total{core=\"0\",kind=\"x\"} 5"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE shardtcp_test_open gauge"), std::string::npos);
+  EXPECT_NE(text.find("shardtcp_test_open{core=\"1\"} 7"), std::string::npos);
+  n = 6;
+  EXPECT_NE(e.render().find("shardtcp_test_requests_total{core=\"0\",kind=\"x\"} 6"),
+            std::string::npos);
+  EXPECT_TRUE(stat::parse_text(e.render()).has("shardtcp_tcp_connections"));
+}
+
 }  // namespace
 }  // namespace shardtcp::dataplane

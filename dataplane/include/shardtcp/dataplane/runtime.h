@@ -18,6 +18,7 @@
 
 #include "shardtcp/config/config.h"
 #include "shardtcp/dataplane/counters.h"
+#include "shardtcp/dataplane/metrics.h"
 #include "shardtcp/tcp/counters.h"
 #include "shardtcp/tcp/stack.h"
 
@@ -61,6 +62,8 @@ struct RuntimeInfo {
   // The Stacks' clock (TimeUs, the origin of every `now` they get); callable
   // from any thread (the metrics exporter reads the CLOSE-WAIT age with it).
   std::function<tcp::TimeUs()> now_us;
+  // AppSetup::metrics, for the exporter.
+  AppMetrics app_metrics;
 };
 
 struct AppSetup {
@@ -71,6 +74,10 @@ struct AppSetup {
   // Called on each lcore on every loop iteration, after the timers. Optional;
   // must be cheap (shardtcp-loadgen paces open-loop connection opens here).
   std::function<void(tcp::Stack&, unsigned core)> poll;
+  // The application's own /metrics families, called on the exporter thread
+  // at scrape time (also before on_started: must cope with nothing set up
+  // yet). Optional.
+  AppMetrics metrics;
   // Called on each lcore after its loop stopped, before the Stack is
   // destroyed. Optional.
   std::function<void(tcp::Stack&, unsigned core)> teardown;
