@@ -2,7 +2,6 @@
 //   shardtcp-httpd --config config/httpd.toml [--set key=value ...]
 // Signals: SIGINT/SIGTERM stop cleanly (exit 0); SIGUSR1 closes connections
 // held in CLOSE-WAIT when app.hold_close_wait = true (see http_server.h).
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -30,35 +29,37 @@ int main(int argc, char** argv) {
 
     // One server per core (index < kMaxCores), created before launch, used
     // only by its core.
+    app::HttpTimeouts timeouts;
+    timeouts.header = cfg.app.header_timeout;
+    timeouts.keepalive = cfg.app.keepalive_timeout;
+    timeouts.send = cfg.app.send_timeout;
     std::vector<std::unique_ptr<app::HttpServer>> servers;
     for (unsigned i = 0; i < dataplane::kMaxCores; ++i) {
-      servers.push_back(std::make_unique<app::HttpServer>(cfg.app.hold_close_wait));
+      servers.push_back(std::make_unique<app::HttpServer>(cfg.app.hold_close_wait, timeouts));
     }
     dataplane::AppSetup setup;
+    for (int k = 0; k < app::kNumHttpTimeouts; ++k) {
+      const auto kind = static_cast<app::HttpTimeout>(k);
+      setup.counters.push_back(dataplane::AppCounter{
+          "shardtcp_http_timeouts_total",
+          "HTTP connections ended by a timeout: header and keepalive close with FIN, send "
+          "aborts with RST (app.*_timeout_ms).",
+          "kind", app::to_string(kind), [&servers, kind](unsigned core) -> const tcp::Counter* {
+            return core < servers.size() ? &servers[core]->timeout_count(kind) : nullptr;
+          }});
+    }
     setup.setup = [&](tcp::Stack& stack, unsigned core) {
       app::listen_all(stack, core, cfg, app::HttpServer::handlers(), servers[core].get(),
                       "shardtcp-httpd");
     };
     setup.housekeeping = [&](tcp::Stack&, unsigned core) { servers[core]->housekeeping(); };
     setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
-    // shardtcp_http_requests_total{core} on /metrics (read at scrape time on
-    // the exporter thread; the counters are relaxed, written by their core).
-    std::atomic<unsigned> num_cores{0};  // 0 until the loops are about to start
-    setup.on_started = [&](const dataplane::RuntimeInfo& info) {
-      num_cores.store(static_cast<unsigned>(info.cores.size()), std::memory_order_release);
-    };
-    setup.metrics = [&] {
-      dataplane::AppFamily f{"shardtcp_http_requests_total",
-                             "HTTP requests parsed and answered (any status), by core.",
-                             true,
-                             {}};
-      const unsigned n = num_cores.load(std::memory_order_acquire);
-      for (unsigned c = 0; c < n; ++c) {
-        f.samples.push_back(
-            {{{"core", std::to_string(c)}}, static_cast<double>(servers[c]->requests())});
-      }
-      return std::vector<dataplane::AppFamily>{std::move(f)};
-    };
+    // Requests parsed and answered (any status), per core.
+    setup.counters.push_back(dataplane::AppCounter{
+        "shardtcp_http_requests_total", "HTTP requests parsed and answered (any status).", "", "",
+        [&servers](unsigned core) -> const tcp::Counter* {
+          return core < servers.size() ? &servers[core]->requests_counter() : nullptr;
+        }});
     if (cfg.app.hold_close_wait) {
       std::printf(
           "shardtcp-httpd: app.hold_close_wait = true: peer-closed connections stay in "

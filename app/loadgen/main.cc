@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -411,43 +412,37 @@ int main(int argc, char** argv) {
           if (!cli.quiet) live.start();
         };
         // Client-side counters on /metrics (with metrics.enabled), beside the
-        // engine's: the connections by TCP state are the loadgen's own.
-        setup.metrics = [&] {
-          std::vector<dataplane::AppFamily> fams;
-          const unsigned n = ready_cores.load(std::memory_order_acquire);
-          auto per_core = [&](const char* name, const char* help, auto get) {
-            dataplane::AppFamily f{name, help, true, {}};
-            for (unsigned c = 0; c < n; ++c) {
-              f.samples.push_back(
-                  {{{"core", std::to_string(c)}}, static_cast<double>(get(clients[c]->stats()))});
-            }
-            fams.push_back(std::move(f));
-          };
-          per_core("shardtcp_loadgen_connections_opened_total",
-                   "Connections opened by the loadgen.",
-                   [](const app::LiveStats& s) { return s.opened.get(); });
-          per_core("shardtcp_loadgen_connections_ok_total",
-                   "Connections that ended good (every response complete and verified).",
-                   [](const app::LiveStats& s) { return s.ok.get(); });
-          per_core("shardtcp_loadgen_requests_total", "Requests sent.",
-                   [](const app::LiveStats& s) { return s.requests.get(); });
-          per_core("shardtcp_loadgen_responses_total", "Responses complete and verified.",
-                   [](const app::LiveStats& s) { return s.responses.get(); });
-          dataplane::AppFamily errors{"shardtcp_loadgen_errors_total",
-                                      "Failed connections by kind (the summary's error kinds).",
-                                      true,
-                                      {}};
-          for (unsigned c = 0; c < n; ++c) {
-            for (int k = 1; k < app::kNumFailures; ++k) {
-              errors.samples.push_back(
-                  {{{"core", std::to_string(c)},
-                    {"kind", app::to_string(static_cast<app::Failure>(k))}},
-                   static_cast<double>(clients[c]->stats().by_failure[k].get())});
-            }
-          }
-          fams.push_back(std::move(errors));
-          return fams;
+        // engine's: the connections by TCP state are the loadgen's own. Read
+        // on the exporter thread; clients exist once ready_cores says so.
+        auto counter = [&](const char* name, const char* help, const char* label, std::string value,
+                           const tcp::Counter& (*pick)(const app::LiveStats&)) {
+          setup.counters.push_back(dataplane::AppCounter{
+              name, help, label, std::move(value),
+              [&clients, &ready_cores, pick](unsigned core) -> const tcp::Counter* {
+                if (core >= ready_cores.load(std::memory_order_acquire)) return nullptr;
+                return &pick(clients[core]->stats());
+              }});
         };
+        counter("shardtcp_loadgen_connections_opened_total", "Connections opened by the loadgen.",
+                "", "", [](const app::LiveStats& s) -> const tcp::Counter& { return s.opened; });
+        counter("shardtcp_loadgen_connections_ok_total",
+                "Connections that ended good (every response complete and verified).", "", "",
+                [](const app::LiveStats& s) -> const tcp::Counter& { return s.ok; });
+        counter("shardtcp_loadgen_requests_total", "Requests sent by the loadgen.", "", "",
+                [](const app::LiveStats& s) -> const tcp::Counter& { return s.requests; });
+        counter("shardtcp_loadgen_responses_total", "Responses complete and verified.", "", "",
+                [](const app::LiveStats& s) -> const tcp::Counter& { return s.responses; });
+        // One entry per kind, consecutive: the exporter makes them one family.
+        for (int k = 1; k < app::kNumFailures; ++k) {
+          setup.counters.push_back(dataplane::AppCounter{
+              "shardtcp_loadgen_errors_total",
+              "Failed connections by kind (the summary's error kinds).", "kind",
+              app::to_string(static_cast<app::Failure>(k)),
+              [&clients, &ready_cores, k](unsigned core) -> const tcp::Counter* {
+                if (core >= ready_cores.load(std::memory_order_acquire)) return nullptr;
+                return &clients[core]->stats().by_failure[static_cast<std::size_t>(k)];
+              }});
+        }
         if (opt.rate > 0) {  // open loop only: arrivals are paced every loop iteration
           setup.poll = [&](tcp::Stack& stack, unsigned core) {
             if (!counted[core]) clients[core]->poll(stack);

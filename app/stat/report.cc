@@ -45,6 +45,8 @@ constexpr Row kTcpRows[] = {
     {"tcp_listen_overflows_total", "times the listen queue overflowed"},
     {"tcp_listen_drops_total", "SYNs to LISTEN sockets dropped"},
     {"tcp_conn_limit_drops_total", "SYNs dropped at max_connections"},
+    {"tcp_idle_evictions_total", "idle connections reset at max_connections"},
+    {"tcp_oow_acks_suppressed_total", "out-of-window ACKs suppressed (rate limit)"},
     {"tcp_fin_wait2_timeouts_total", "FIN-WAIT-2 timeouts"},
     {"tcp_time_wait_expired_total", "TIME-WAIT entries expired"},
     {"tcp_time_wait_recycled_total", "TIME-WAIT entries recycled at capacity"},

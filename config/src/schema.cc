@@ -423,8 +423,19 @@ std::vector<Section> make_sections() {
            [](auto& c) -> auto& { return c.tcp.keepalive_probes; }),
        integer<C>(
            "challenge_ack_limit", "", 1, 10000000,
-           "challenge ACKs per second per core (RFC 5961 §7)",
+           "challenge ACKs per second per core (RFC 5961 §7); each second's budget is drawn at "
+           "random from [limit/2, limit*3/2) (CVE-2016-5696)",
            [](auto& c) -> auto& { return c.tcp.challenge_ack_limit; }),
+       ms(
+           "invalid_ratelimit_ms", 0, 600000,
+           "per connection, at most one ACK per this interval for out-of-window segments, PAWS "
+           "rejections, challenge ACKs and TIME-WAIT (Linux tcp_invalid_ratelimit; 0 = no limit)",
+           [](auto& c) -> auto& { return c.tcp.invalid_ratelimit; }),
+       boolean<C>(
+           "evict_idle_on_full",
+           "at max_connections, reset the connection idle longest so a new "
+           "client gets in (with syn_cookies, only once its handshake completes)",
+           [](auto& c) -> auto& { return c.tcp.evict_idle_on_full; }),
        special("congestion_control", Kind::kString,
                "\"cubic\" (RFC 9438) or \"newreno\" (RFC 6582)", parse_cc, emit_cc),
        integer<C>(
@@ -463,7 +474,26 @@ std::vector<Section> make_sections() {
                boolean<C>(
                    "hold_close_wait",
                    "test mode: never close after the peer's FIN (holds connections in CLOSE-WAIT)",
-                   [](auto& c) -> auto& { return c.app.hold_close_wait; })}});
+                   [](auto& c) -> auto& { return c.app.hold_close_wait; }),
+               ms(
+                   "header_timeout_ms", 0, 86400000,
+                   "httpd: close (FIN, no response) a connection whose request head is not "
+                   "complete this long after accept or its first byte (0 = never)",
+                   [](auto& c) -> auto& { return c.app.header_timeout; }),
+               ms(
+                   "keepalive_timeout_ms", 0, 86400000,
+                   "httpd: close (FIN) a keep-alive connection idle this long after a response "
+                   "(0 = never)",
+                   [](auto& c) -> auto& { return c.app.keepalive_timeout; }),
+               ms(
+                   "send_timeout_ms", 0, 86400000,
+                   "httpd: abort (RST) a connection whose peer acknowledges none of a waiting "
+                   "response for this long (0 = never)",
+                   [](auto& c) -> auto& { return c.app.send_timeout; }),
+               ms(
+                   "idle_timeout_ms", 0, 86400000,
+                   "echo: close (FIN) a connection with no bytes either way this long (0 = never)",
+                   [](auto& c) -> auto& { return c.app.idle_timeout; })}});
   return s;
 }
 

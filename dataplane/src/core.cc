@@ -15,6 +15,7 @@
 #include <rte_prefetch.h>
 
 #include "net_util.h"
+#include "shardtcp/tcp/addr_check.h"
 #include "shardtcp/tcp/segment.h"
 
 namespace shardtcp::dataplane {
@@ -231,7 +232,21 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
       0) {
     return drop(m, L3DropReason::kIpFragment);
   }
-  if (rte_be_to_cpu_32(ip->dst_addr) != sh_.ip) return drop(m, L3DropReason::kIpNotForUs);
+  const tcp::Ipv4 dst = rte_be_to_cpu_32(ip->dst_addr);
+  if (dst != sh_.ip) {
+    // A broadcast or multicast destination (a frame sent to all) is not
+    // answered either (RFC 1122 §4.2.3.10 for TCP, §3.2.2.6 for ICMP echo).
+    return drop(m, tcp::valid_tcp_destination(dst, sh_.ip, sh_.netmask)
+                       ? L3DropReason::kIpNotForUs
+                       : L3DropReason::kIpBadDestination);
+  }
+  // RFC 1122 §3.2.1.3: a datagram whose source is broadcast, multicast,
+  // unspecified, loopback, class E or our own address is discarded silently;
+  // answering it makes state that retransmits into failed ARP lookups, or
+  // reflects onto a group or onto ourselves (LAND).
+  if (!tcp::valid_source(rte_be_to_cpu_32(ip->src_addr), sh_.ip, sh_.netmask)) {
+    return drop(m, L3DropReason::kIpBadSource);
+  }
 
   const std::uint32_t l4_len = total - ihl;
   if (ip->next_proto_id == IPPROTO_ICMP) return rx_icmp(m, ihl, l4_len);

@@ -69,7 +69,8 @@ constexpr TcpCounterDef kTcpCounters[] = {
      &tcp::TcpCounters::ooo_segs},
     {"challenge_acks_total", "Challenge ACKs sent, RFC 5961 (TCPChallengeACK).",
      &tcp::TcpCounters::challenge_acks},
-    {"challenge_acks_suppressed_total", "Challenge ACKs not sent: over the RFC 5961 §7 limit.",
+    {"challenge_acks_suppressed_total",
+     "Challenge ACKs not sent: over the per-core RFC 5961 §7 budget (randomized per second).",
      &tcp::TcpCounters::challenge_acks_suppressed},
     {"syncookies_sent_total", "SYN cookies sent, RFC 4987 (SyncookiesSent).",
      &tcp::TcpCounters::syncookies_sent},
@@ -107,6 +108,12 @@ constexpr TcpCounterDef kTcpCounters[] = {
     {"out_oversize_total",
      "Segments refused by the engine: payload above the MSS or frame above the MTU (a bug).",
      &tcp::TcpCounters::out_oversize},
+    {"oow_acks_suppressed_total",
+     "Out-of-window answers not sent: over the per-connection tcp.invalid_ratelimit_ms "
+     "(TCPACKSkipped*).",
+     &tcp::TcpCounters::oow_acks_suppressed},
+    {"idle_evictions_total", "Idle connections reset to admit a new one at tcp.max_connections.",
+     &tcp::TcpCounters::idle_evictions},
 };
 
 struct DpCounterDef {
@@ -285,22 +292,6 @@ void MetricsExporter::Collector::collect_dataplane(std::deque<MetricFamily>& out
 }
 
 void MetricsExporter::Collector::collect_hooks(std::deque<MetricFamily>& out) const {
-  if (hooks_.app_metrics) {
-    for (AppFamily& a : hooks_.app_metrics()) {
-      MetricFamily& f = family(out, std::move(a.name), std::move(a.help),
-                               a.counter ? MetricType::Counter : MetricType::Gauge);
-      for (AppSample& s : a.samples) {
-        ClientMetric m;
-        for (auto& [k, v] : s.labels) m.label.push_back(ClientMetric::Label{k, v});
-        if (a.counter) {
-          m.counter.value = s.value;
-        } else {
-          m.gauge.value = s.value;
-        }
-        f.metric.push_back(std::move(m));
-      }
-    }
-  }
   if (hooks_.port_stats) {
     const std::vector<PortStats> ports = hooks_.port_stats();
     struct PortDef {
@@ -378,6 +369,23 @@ void MetricsExporter::Collector::collect_hooks(std::deque<MetricFamily>& out) co
     for (const auto& p : hooks_.mempool_stats()) {
       sample(f, {{"pool", p.name}, {"state", "in_use"}}, as_double(p.in_use));
       sample(f, {{"pool", p.name}, {"state", "free"}}, as_double(p.free));
+    }
+  }
+  // Application counters: consecutive entries with one name share a family.
+  MetricFamily* app = nullptr;
+  for (const AppCounter& a : hooks_.app_counters) {
+    if (app == nullptr || app->name != a.name) {
+      app = &family(out, a.name, a.help, MetricType::Counter);
+    }
+    for (const auto& c : cores_) {
+      const tcp::Counter* v = a.counter ? a.counter(c.core) : nullptr;
+      if (v == nullptr) continue;
+      if (a.label.empty()) {
+        sample(*app, {{"core", std::to_string(c.core)}}, as_double(v->get()));
+      } else {
+        sample(*app, {{"core", std::to_string(c.core)}, {a.label.c_str(), a.label_value}},
+               as_double(v->get()));
+      }
     }
   }
   auto& build = family(out, "shardtcp_build_info", "Build information (value is always 1).",

@@ -215,12 +215,12 @@ int run(const config::Config& cfg, const AppSetup& app) {
     info.rx_cksum_offload = plan.features.rx_ip_cksum && plan.features.rx_tcp_cksum;
     info.tx_cksum_offload = plan.features.tx_ip_cksum && plan.features.tx_tcp_cksum;
     info.hugepages = eal.hugepages;
+    info.app_counters = app.counters;
     // The Stacks' clock (Core::now_us(): same TSC origin), for observers on
     // other threads, e.g. the exporter's age of the oldest CLOSE-WAIT.
     info.now_us = [us_per_tsc = sh.us_per_tsc, tsc0 = sh.tsc0] {
       return static_cast<tcp::TimeUs>(static_cast<double>(rte_rdtsc() - tsc0) * us_per_tsc);
     };
-    info.app_metrics = app.metrics;
     for (auto& c : owned) {
       info.cores.push_back(CoreView{c->index(), c->lcore(), &c->dp(), &c->tcp_counters(), c->pool(),
                                     c->rx_queue(), c->tx_queue()});

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <random>
 
+#include "shardtcp/tcp/addr_check.h"
 #include "stack_impl.h"
 
 namespace shardtcp::tcp {
@@ -22,6 +24,8 @@ const char* to_string(CloseReason r) {
       return "refused";
     case CloseReason::kFinWait2Timeout:
       return "fin_wait2_timeout";
+    case CloseReason::kEvicted:
+      return "evicted";
   }
   return "?";
 }
@@ -42,6 +46,8 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
       tw_(isn_.key(), cfg.time_wait_capacity, 2 * cfg.msl),
       cookies_(isn_.key()) {
   ctr_.time_wait_capacity.set(static_cast<std::int64_t>(cfg.time_wait_capacity));
+  std::random_device rd;  // challenge-ACK budget key (challenge_ack())
+  for (auto& k : chal_key_) k = (static_cast<std::uint64_t>(rd()) << 32) | rd();
 }
 
 StackImpl::~StackImpl() {
@@ -60,6 +66,7 @@ void StackImpl::set_state(Tcb* t, State from, State to) {
   if (to != State::kClosed) ctr_.in(to).inc();
   if (t == nullptr) return;
   t->state = to;
+  lru_on_state(*t, from, to);
   // CLOSE-WAIT FIFO: entry order == entry time order (now_ never goes back),
   // so the head is always the oldest.
   if (from == State::kCloseWait) {
@@ -248,6 +255,16 @@ void StackImpl::input(const Segment& seg, TimeUs now) {
   now_ = std::max(now_, now);
   in_call_ = true;
   ctr_.in_segs.inc();
+  // RFC 1122 §4.2.3.10 / §3.2.1.3: never answer, never make state for, a
+  // broadcast, multicast, unspecified, loopback or our own source, nor a
+  // segment not sent to a unicast address. The dataplane drops these first
+  // (with the subnet's broadcast too); this is defence in depth.
+  if (!valid_source(seg.tuple.remote_ip, seg.tuple.local_ip) ||
+      !valid_tcp_destination(seg.tuple.local_ip)) {
+    ctr_.drop(DropReason::kBadAddress);
+    in_call_ = false;
+    return;
+  }
   if (Tcb** tp = flows_.find(seg.tuple)) {
     Tcb& t = **tp;
     if (t.state == State::kSynSent) {
@@ -393,6 +410,14 @@ void StackImpl::set_keepalive(Tcb& t, bool on) {
   rearm(t);
 }
 
+void StackImpl::set_deadline(Tcb& t, TimeUs at) {
+  // Only while the application owns the connection: after on_closed the
+  // pointer is dead, and a Tcb still in SYN-RECEIVED has no owner yet.
+  if (t.dead || !t.app_owned) return;
+  t.app_at = at;
+  rearm(t);
+}
+
 // --- public wrappers ----------------------------------------------------------------------
 
 namespace {
@@ -404,6 +429,7 @@ std::size_t Connection::send(const void* data, std::size_t len) {
   return tcb(this).stack->send(tcb(this), data, len);
 }
 std::size_t Connection::send_space() const { return tcb(this).stack->send_space(tcb(this)); }
+std::size_t Connection::send_queued() const { return tcb(this).sndbuf.size(); }
 void Connection::shutdown() { tcb(this).stack->shutdown(tcb(this)); }
 void Connection::close() { tcb(this).stack->close(tcb(this)); }
 void Connection::abort() { tcb(this).stack->abort(tcb(this)); }
@@ -412,6 +438,9 @@ void Connection::set_keepalive(bool on) { tcb(this).stack->set_keepalive(tcb(thi
 void Connection::set_receive_paused(bool paused) {
   tcb(this).stack->set_receive_paused(tcb(this), paused);
 }
+void Connection::set_deadline(TimeUs at) { tcb(this).stack->set_deadline(tcb(this), at); }
+TimeUs Connection::deadline() const { return tcb(this).app_at; }
+TimeUs Connection::now() const { return tcb(this).stack->now(); }
 bool Connection::receive_paused() const { return tcb(this).rcv_paused; }
 std::size_t Connection::received_unread() const { return tcb(this).rcv_held(); }
 void Connection::set_user(void* u) { tcb(this).user_ptr = u; }
@@ -432,6 +461,7 @@ Connection* Stack::connect(const FourTuple& t, const Handlers& h, void* user, Ti
 }
 void Stack::input(const Segment& seg, TimeUs now) { impl_->input(seg, now); }
 void Stack::poll(TimeUs now) { impl_->poll(now); }
+TimeUs Stack::now() const { return impl_->now(); }
 const std::vector<OutSegment>& Stack::output() const { return impl_->out_; }
 void Stack::clear_output() { impl_->out_.clear(); }
 std::size_t Stack::connection_count() const { return impl_->connection_count(); }

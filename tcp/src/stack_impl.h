@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "oow_limit.h"
 #include "reassembly.h"
 #include "recycler.h"
 #include "sack_scoreboard.h"
@@ -60,6 +61,7 @@ class StackImpl {
   void set_keepalive(Tcb& t, bool on);
   void set_receive_paused(Tcb& t, bool paused);
   void set_nodelay(Tcb& t, bool on);
+  void set_deadline(Tcb& t, TimeUs at);
 
   // The ONE place a state changes. Moves exactly one unit between two
   // TcpCounters::state gauges (CLOSED is not gauged), keeps the CLOSE-WAIT
@@ -122,6 +124,12 @@ class StackImpl {
   void update_ts_recent(Tcb& t, const Segment& seg);
   void rtt_from_ack(Tcb& t, const Segment& seg);
   void challenge_ack(Tcb& t);
+  // Per-connection limit on out-of-window answers (oow_limit.h): true when
+  // the answer to `seg` must not be sent (counted). Segments that occupy
+  // sequence space without SYN (data, FIN) are not limited unless
+  // `always` (challenge ACKs), as in Linux's tcp_oow_rate_limited(): they
+  // are retransmissions whose ACK was lost, not ACK-loop material.
+  bool oow_suppressed(std::uint32_t& stamp, const Segment& seg, bool always = false);
   void establish(Tcb& t, const Segment& seg);
   void negotiate_options(Tcb& t, const TcpOptions& peer);
 
@@ -180,6 +188,16 @@ class StackImpl {
   SackScoreboard* get_sacks() { return sacks_.get(); }
   void put_sacks(SackScoreboard* s) { sacks_.put(s); }
   void notify_closed(Tcb& t, CloseReason why);
+  // Idle LRU (evict.cc): ESTABLISHED / CLOSE-WAIT connections, least
+  // recently heard from first; kept by set_state() and tcb_input().
+  void lru_on_state(Tcb& t, State from, State to);
+  void lru_touch(Tcb& t);
+  void lru_unlink(Tcb& t);
+  // The connection to reset when the table is full: the longest idle with
+  // nothing in flight, or null (tcp.evict_idle_on_full off, or none).
+  Tcb* idle_victim();
+  // Resets and releases idle_victim(); true when one was evicted.
+  bool evict_idle();
 
   TcpConfig cfg_;
   TcpCounters& ctr_;
@@ -209,9 +227,15 @@ class StackImpl {
   Tcb* cw_head_ = nullptr;
   Tcb* cw_tail_ = nullptr;
 
-  // RFC 5961 §7 challenge-ACK rate limit (per second per core).
-  TimeUs chal_window_ = 0;
-  std::uint32_t chal_count_ = 0;
+  // RFC 5961 §7 challenge-ACK budget per core, drawn at random per second
+  // (after CVE-2016-5696, see challenge_ack()).
+  TimeUs chal_window_ = kNever;
+  std::uint32_t chal_budget_ = 0;
+  std::uint64_t chal_key_[2] = {0, 0};
+
+  // Idle LRU (evict.cc), least recently heard from at the head.
+  Tcb* lru_head_ = nullptr;
+  Tcb* lru_tail_ = nullptr;
 
   bool in_call_ = false;  // inside input()/poll(): no re-entry
   bool accept_paused_ = false;

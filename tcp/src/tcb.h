@@ -45,11 +45,18 @@ class Tcb final : public Connection {
   Tcb* fifo_prev = nullptr;
   Tcb* fifo_next = nullptr;
   TimeUs close_wait_since = 0;
+  // Idle LRU of ESTABLISHED / CLOSE-WAIT connections (StackImpl::evict_idle),
+  // least recently heard from first; moved at most once per kLruStepMs.
+  Tcb* lru_prev = nullptr;
+  Tcb* lru_next = nullptr;
+  std::uint32_t lru_ms = 0;     // when last moved to the LRU tail (ms, wraps)
+  std::uint32_t oow_stamp = 0;  // last out-of-window answer (oow_limit.h)
 
   // --- timers (kNever = not pending) --------------------------------------
   TimeUs rtx_at = kNever;          // RTO, SYN(-ACK) retransmission or persist
   TimeUs delack_at = kNever;       // delayed ACK
   TimeUs idle_at = kNever;         // keepalive or FIN-WAIT-2
+  TimeUs app_at = kNever;          // application deadline (Connection::set_deadline)
   TimeUs last_rcv = 0;             // time of the last segment received (keepalive)
   TimeUs rtt_time = 0;             // when the timed segment (rtt_seq) was sent
   TimeUs last_data_sent = kNever;  // last data/FIN transmission (RFC 5681 §4.1 idle)
@@ -116,6 +123,7 @@ class Tcb final : public Connection {
   bool fin_acked : 1 = false;      // our FIN has been acknowledged
   bool rcv_paused : 1 = false;     // the application paused receiving
   bool peer_fin_owed : 1 = false;  // on_peer_closed waits for held bytes to be read
+  bool in_lru : 1 = false;         // linked in the idle LRU
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:

@@ -19,6 +19,10 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
   const std::uint32_t len = seg.seg_len();
   if (len == 0) {
     if (wnd == 0) return seg.seq == t.rcv_nxt;
+    // An RST is judged by the RFC's rule, RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+    // (RFC 9293 §3.10.7.4 first check, RFC 5961 §3.2): one at the right edge
+    // is outside the window and dropped silently, not challenged.
+    if (seg.flags & kRst) return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd);
     // Right edge inclusive for bare ACKs, as BSD and Linux accept: a peer
     // that filled our window sends its ACKs at SND.NXT = RCV.NXT + RCV.WND;
     // rejecting them drops their ACK/SACK info and both ends can deadlock.
@@ -37,6 +41,7 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   const TimeUs idle = now_ - t.last_rcv;
   t.last_rcv = now_;
   t.ka_probes = 0;
+  if (t.in_lru) lru_touch(t);
 
   // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: answer
   // with the SYN-ACK again (RFC 9293 §3.8.1; what Linux does) instead of the
@@ -70,16 +75,23 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
       // is not judged by it, and its TSval becomes TS.Recent.
       t.ts_recent = seg.opts.ts_val;
     } else {
-      send_ack(t);
+      // Linux tcp_validate_incoming(): the answer is rate limited per connection.
+      if (!oow_suppressed(t.oow_stamp, seg)) send_ack(t);
       ctr_.drop(DropReason::kPawsRejected);
       return;
     }
   }
 
   // First check: sequence number. Unacceptable -> <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
-  // unless it is an RST.
+  // unless it is an RST; at most one such answer per tcp.invalid_ratelimit_ms
+  // (Linux since 4.7). Not limited: the keep-alive / zero-window probe form
+  // (no data, SEQ = RCV.NXT - 1, RFC 1122 §4.2.3.6; Linux probes a zero
+  // window this way), which must be answered for the peer to make progress,
+  // and which only a peer that knows RCV.NXT can send.
   if (!acceptable(t, seg)) {
-    if (!(f & kRst)) {
+    const bool probe =
+        seg.payload_len == 0 && !(f & (kSyn | kFin | kRst)) && seg.seq == t.rcv_nxt - 1;
+    if (!(f & kRst) && (probe || !oow_suppressed(t.oow_stamp, seg))) {
       // RFC 2883: data entirely below RCV.NXT is a duplicate; say so (D-SACK)
       // so the peer can tell a spurious retransmission.
       const bool dup = t.sack_ok && seg.payload_len > 0 &&
@@ -133,6 +145,12 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
     }
     establish(t, seg);
     if (t.dead) return;
+    // Text (and FIN) queued from the peer's SYN in simultaneous open is
+    // processed now that ESTABLISHED is reached (RFC 9293 §3.10.7.3).
+    if (t.reasm != nullptr) {
+      text_arrived(t, t.rcv_nxt, nullptr, 0, false);
+      if (t.dead) return;
+    }
   }
   update_ts_recent(t, seg);
   if (!ack_arrived(t, seg) || t.dead) return;
@@ -230,18 +248,36 @@ void StackImpl::rst_arrived(Tcb& t) {
   }
 }
 
-// RFC 5961 §7: challenge ACKs, at most challenge_ack_limit per second per core.
+bool StackImpl::oow_suppressed(std::uint32_t& stamp, const Segment& seg, bool always) {
+  if (!always && seg.seg_len() > 0 && !(seg.flags & kSyn)) return false;
+  if (!oow_rate_limited(stamp, now_, cfg_.invalid_ratelimit)) return false;
+  ctr_.oow_acks_suppressed.inc();
+  return true;
+}
+
+// RFC 5961 §7: challenge ACKs are rate limited, first per connection (one per
+// tcp.invalid_ratelimit_ms), then per core. The per-core budget of one fixed
+// number per second is what CVE-2016-5696 used: an off-path host that fills
+// it with its own challenges and counts what it gets back learns whether a
+// spoofed segment drew one, hence the tuple and the sequence window. As
+// Linux (since 4.7), the budget is drawn anew every second from
+// [limit/2, limit/2 + limit) with a keyed hash nobody outside can predict.
 void StackImpl::challenge_ack(Tcb& t) {
+  if (oow_suppressed(t.oow_stamp, Segment{}, true)) return;
   const TimeUs window = now_ / kUsPerSec;
   if (window != chal_window_) {
     chal_window_ = window;
-    chal_count_ = 0;
+    const std::uint32_t limit = cfg_.challenge_ack_limit;
+    const std::uint32_t half = (limit + 1) / 2;
+    chal_budget_ = limit == 0 ? 0
+                              : half + static_cast<std::uint32_t>(
+                                           siphash24(&window, sizeof(window), chal_key_) % limit);
   }
-  if (chal_count_ >= cfg_.challenge_ack_limit) {
+  if (chal_budget_ == 0) {
     ctr_.challenge_acks_suppressed.inc();
     return;
   }
-  ++chal_count_;
+  --chal_budget_;
   ctr_.challenge_acks.inc();
   send_ack(t);
 }
@@ -298,10 +334,15 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     new_data_acked(t, seg);
     if (t.dead) return false;
   } else if (ack == t.snd_una) {
-    // RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data outstanding.
+    // RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data
+    // outstanding. The window must also be open and no persist probe out
+    // (Linux tcp_ack / FreeBSD tcp_do_segment decide it so): the answer to a
+    // zero-window probe repeats SND.UNA with the same zero window, and
+    // counting it would start fast recovery into a closed window and
+    // replace the persist timer by the retransmission timer.
     const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
-    const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd == t.snd_wnd &&
-                     t.snd_max != t.snd_una;
+    const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd != 0 &&
+                     wnd == t.snd_wnd && !t.persist && t.snd_max != t.snd_una;
     update_window(t, seg);
     if (dup) dup_ack(t);
   }
@@ -619,6 +660,11 @@ void StackImpl::deliver_held(Tcb& t, bool force) {
 // Eighth check: a FIN at RCV.NXT.
 void StackImpl::fin_arrived(Tcb& t) {
   t.rcv_nxt += 1;
+  // A FIN taken at a zero window (accepted as Linux does) puts RCV.NXT one
+  // past the advertised edge; the window never goes negative (RFC 9293
+  // §3.8.6.2.2), so the edge moves with it instead of RCV.WND wrapping to
+  // 2^32-1 until the next ACK recomputes it.
+  if (seq_lt(t.rcv_adv, t.rcv_nxt)) t.rcv_adv = t.rcv_nxt;
   t.ack_now = true;
   if (t.reasm != nullptr) {
     t.reasm->clear_fin();

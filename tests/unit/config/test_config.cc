@@ -111,6 +111,8 @@ keepalive_idle_s = 60
 keepalive_interval_s = 5
 keepalive_probes = 3
 challenge_ack_limit = 10
+invalid_ratelimit_ms = 250
+evict_idle_on_full = false
 congestion_control = "newreno"
 initial_window_segments = 4
 isn_secret = "00112233445566778899aabbccddeeff"
@@ -125,6 +127,10 @@ max_request_bytes = 4096
 [app]
 listen_ports = [8080, 443]
 hold_close_wait = true
+header_timeout_ms = 1500
+keepalive_timeout_ms = 2500
+send_timeout_ms = 0
+idle_timeout_ms = 3500
 )";
 
 TEST(ConfigLoad, EveryKeyReachesItsField) {
@@ -183,6 +189,8 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(t.keepalive_interval, 5 * kUsPerSec);
   EXPECT_EQ(t.keepalive_probes, 3u);
   EXPECT_EQ(t.challenge_ack_limit, 10u);
+  EXPECT_EQ(t.invalid_ratelimit, 250 * kUsPerMs);
+  EXPECT_FALSE(t.evict_idle_on_full);
   EXPECT_EQ(t.congestion_control, tcp::CongestionControl::kNewReno);
   EXPECT_EQ(t.initial_window_segments, 4u);
   EXPECT_EQ(t.isn_secret[0], 0x0011223344556677ull);
@@ -195,6 +203,10 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(c.metrics.max_request_bytes, 4096u);
   EXPECT_EQ(c.app.listen_ports, (std::vector<std::uint16_t>{8080, 443}));
   EXPECT_TRUE(c.app.hold_close_wait);
+  EXPECT_EQ(c.app.header_timeout, 1500 * tcp::kUsPerMs);
+  EXPECT_EQ(c.app.keepalive_timeout, 2500 * tcp::kUsPerMs);
+  EXPECT_EQ(c.app.send_timeout, 0u);
+  EXPECT_EQ(c.app.idle_timeout, 3500 * tcp::kUsPerMs);
 }
 
 TEST(ConfigLoad, EveryKnownKeyIsInTheEveryKeyTest) {
@@ -417,7 +429,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 32u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
 }
 
 }  // namespace

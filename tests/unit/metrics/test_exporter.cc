@@ -29,6 +29,7 @@ struct Fake {
   tcp::TcpCounters tcp[2];
   DataplaneCounters dp[2];
   std::atomic<tcp::TimeUs> now{25'500'000};
+  tcp::Counter app[2][2];  // [core][counter]: an application's own counters
 };
 
 MetricsHooks make_hooks(Fake& f) {
@@ -53,6 +54,24 @@ MetricsHooks make_hooks(Fake& f) {
     return std::vector<MempoolStats>{{"stcp_mb0", 1000, 15383}, {"stcp_mb1", 10, 16373}};
   };
   h.now_us = [&f] { return f.now.load(); };
+  // AppSetup::counters as shardtcp-httpd and shardtcp-echo register them.
+  h.app_counters.push_back({"shardtcp_http_timeouts_total", "HTTP timeouts.", "kind", "header",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][0] : nullptr; }});
+  h.app_counters.push_back({"shardtcp_http_timeouts_total", "HTTP timeouts.", "kind", "send",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][1] : nullptr; }});
+  h.app_counters.push_back({"shardtcp_echo_idle_timeouts_total", "Echo idle timeouts.", "", "",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][0] : nullptr; }});
+  // ... and shardtcp-httpd's request count and shardtcp-loadgen's counters.
+  for (const char* name :
+       {"shardtcp_http_requests_total", "shardtcp_loadgen_connections_opened_total",
+        "shardtcp_loadgen_connections_ok_total", "shardtcp_loadgen_requests_total",
+        "shardtcp_loadgen_responses_total"}) {
+    h.app_counters.push_back({name, "App counter.", "", "", [&f](unsigned core) {
+                                return core < 2 ? &f.app[core][0] : nullptr;
+                              }});
+  }
+  h.app_counters.push_back({"shardtcp_loadgen_errors_total", "Loadgen errors.", "kind", "timeout",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][1] : nullptr; }});
   h.version = "9.9.9";
   h.dpdk_version = "DPDK 22.11.1";
   return h;
@@ -393,6 +412,32 @@ TEST(ExporterDocs, ReferenceTableMatchesTheFamilies) {
   EXPECT_GT(served.size(), 60u);
 }
 
+// An application's per-core counters (AppSetup::counters): one family per
+// name, one series per core and label value, read at scrape time.
+TEST(ExporterAppCounters, OneFamilyPerNameOneSeriesPerCoreAndLabel) {
+  Fake fake;
+  fake.app[0][0].add(7);
+  fake.app[1][1].add(3);
+  config::MetricsConfig cfg;
+  MetricsExporter e(cfg, {{0, &fake.tcp[0], &fake.dp[0]}, {1, &fake.tcp[1], &fake.dp[1]}},
+                    make_hooks(fake));
+  const std::string text = e.render();
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("# TYPE shardtcp_http_timeouts_total counter"), 1u);
+  EXPECT_NE(text.find("shardtcp_http_timeouts_total{core=\"0\",kind=\"header\"} 7"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("shardtcp_http_timeouts_total{core=\"1\",kind=\"send\"} 3"),
+            std::string::npos);
+  EXPECT_NE(text.find("shardtcp_http_timeouts_total{core=\"0\",kind=\"send\"} 0"),
+            std::string::npos);
+  EXPECT_NE(text.find("shardtcp_echo_idle_timeouts_total{core=\"0\"} 7"), std::string::npos);
+}
+
 TEST(ExporterNoClock, CloseWaitAgeIsLeftOutWithoutAClock) {
   Fake fake;
   fill(fake);
@@ -403,34 +448,6 @@ TEST(ExporterNoClock, CloseWaitAgeIsLeftOutWithoutAClock) {
   EXPECT_FALSE(s.has("shardtcp_tcp_close_wait_oldest_age_seconds"));
   EXPECT_TRUE(s.has("shardtcp_tcp_connections"));
   EXPECT_FALSE(s.has("shardtcp_port_rx_packets_total"));  // no port hook
-}
-
-// AppSetup::metrics (shardtcp-httpd's requests, shardtcp-loadgen's counters):
-// the application's families are read at scrape time, with their labels and
-// types, beside the engine's.
-TEST(ExporterAppMetrics, FamiliesAreServedAtScrapeTime) {
-  Fake fake;
-  config::MetricsConfig cfg;
-  MetricsHooks hooks;
-  std::uint64_t n = 0;
-  hooks.app_metrics = [&n] {
-    AppFamily c{"shardtcp_test_requests_total", "Requests.", true, {}};
-    c.samples.push_back({{{"core", "0"}, {"kind", "x"}}, static_cast<double>(n)});
-    AppFamily g{"shardtcp_test_open", "Open.", false, {}};
-    g.samples.push_back({{{"core", "1"}}, 7});
-    return std::vector<AppFamily>{c, g};
-  };
-  MetricsExporter e(cfg, {{0, &fake.tcp[0], &fake.dp[0]}}, hooks);
-  n = 5;
-  const std::string text = e.render();
-  EXPECT_NE(text.find("# TYPE shardtcp_test_requests_total counter"), std::string::npos) << text;
-  EXPECT_NE(text.find("shardtcp_test_requests_total{core=\"0\",kind=\"x\"} 5"), std::string::npos);
-  EXPECT_NE(text.find("# TYPE shardtcp_test_open gauge"), std::string::npos);
-  EXPECT_NE(text.find("shardtcp_test_open{core=\"1\"} 7"), std::string::npos);
-  n = 6;
-  EXPECT_NE(e.render().find("shardtcp_test_requests_total{core=\"0\",kind=\"x\"} 6"),
-            std::string::npos);
-  EXPECT_TRUE(stat::parse_text(e.render()).has("shardtcp_tcp_connections"));
 }
 
 }  // namespace

@@ -60,6 +60,13 @@ struct AppConfig {
   std::vector<std::uint16_t> listen_ports = {80};
   // Test mode: never close a connection after the peer's FIN (holds CLOSE-WAIT).
   bool hold_close_wait = false;
+  // shardtcp-httpd timeouts (0 = never), nginx's defaults: a complete request
+  // head, an idle keep-alive connection, send progress of a response.
+  tcp::TimeUs header_timeout = 60 * tcp::kUsPerSec;
+  tcp::TimeUs keepalive_timeout = 75 * tcp::kUsPerSec;
+  tcp::TimeUs send_timeout = 60 * tcp::kUsPerSec;
+  // shardtcp-echo: close a connection with no bytes either way this long (0 = never).
+  tcp::TimeUs idle_timeout = 300 * tcp::kUsPerSec;
 };
 
 struct Config {

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "shardtcp/tcp/counters.h"
@@ -29,14 +31,17 @@ enum class L3DropReason : std::uint8_t {
   kIpNotForUs,
   kIpBadProto,  // not TCP/ICMP
   kIcmpMalformed,
-  kArpUnresolved,    // tx dropped: no ARP entry (queue full / resolution failed)
-  kTxFull,           // tx ring did not take the packet
-  kNoMbuf,           // mbuf pool exhausted
-  kSteerRingFull,    // software steering ring to the owner core was full
-  kIcmpUnsupported,  // ICMP other than echo request (not answered)
-  kNoRoute,          // tx: destination off-subnet and no gateway configured
-  kMultiSegment,     // rx: chained mbuf that could not be linearized
-  kTxFrameTooBig,    // tx: frame larger than the mbuf's room; never written
+  kArpUnresolved,     // tx dropped: no ARP entry (queue full / resolution failed)
+  kTxFull,            // tx ring did not take the packet
+  kNoMbuf,            // mbuf pool exhausted
+  kSteerRingFull,     // software steering ring to the owner core was full
+  kIcmpUnsupported,   // ICMP other than echo request (not answered)
+  kNoRoute,           // tx: destination off-subnet and no gateway configured
+  kMultiSegment,      // rx: chained mbuf that could not be linearized
+  kTxFrameTooBig,     // tx: frame larger than the mbuf's room; never written
+  kIpBadSource,       // rx: source no reply may go to (RFC 1122 §3.2.1.3): broadcast,
+                      // multicast, 0/8, 127/8, 240/4, or our own address (LAND)
+  kIpBadDestination,  // rx: TCP/ICMP to a broadcast or multicast address (RFC 1122 §4.2.3.10)
   kCount,
 };
 inline constexpr int kNumL3DropReasons = static_cast<int>(L3DropReason::kCount);
@@ -83,6 +88,10 @@ constexpr std::string_view to_string(L3DropReason r) {
       return "multi_segment";
     case L3DropReason::kTxFrameTooBig:
       return "tx_frame_too_big";
+    case L3DropReason::kIpBadSource:
+      return "ip_bad_source";
+    case L3DropReason::kIpBadDestination:
+      return "ip_bad_destination";
     case L3DropReason::kCount:
       break;
   }
@@ -110,6 +119,19 @@ struct DataplaneCounters {
   std::array<Counter, kNumL3DropReasons> drops;
 
   void drop(L3DropReason r) { drops[static_cast<std::size_t>(r)].inc(); }
+};
+
+// A per-core counter an application keeps (same rules as the engine's:
+// written by the owning core, read by the exporter thread at scrape time),
+// exported as `name{core="N"[,label="label_value"]}`. Entries with the same
+// name form one family (one help text). The counters must stay valid until
+// the loops stopped and the exporter was stopped (run() returned).
+struct AppCounter {
+  std::string name;  // full metric name, e.g. "shardtcp_http_timeouts_total"
+  std::string help;
+  std::string label;  // an extra label's name ("" = none)
+  std::string label_value;
+  std::function<const Counter*(unsigned core)> counter;  // by core index; nullptr = none
 };
 
 }  // namespace shardtcp::dataplane

@@ -25,7 +25,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "shardtcp/config/config.h"
@@ -69,21 +68,6 @@ struct MempoolStats {
   std::uint64_t free = 0;
 };
 
-// A family an application adds to /metrics (e.g. shardtcp-httpd's requests,
-// shardtcp-loadgen's requests and errors by kind): produced at scrape time on
-// the exporter thread from the application's relaxed per-core counters.
-struct AppSample {
-  std::vector<std::pair<std::string, std::string>> labels;
-  double value = 0;
-};
-struct AppFamily {
-  std::string name;  // shardtcp_<app>_..., counters end in _total
-  std::string help;
-  bool counter = true;  // false: gauge
-  std::vector<AppSample> samples;
-};
-using AppMetrics = std::function<std::vector<AppFamily>()>;
-
 // Everything the exporter reads besides the per-core counters. Every function
 // is called on an exporter thread at scrape time (never concurrently with
 // itself), so it must be safe to call from a non-lcore thread. Any may be empty.
@@ -93,14 +77,14 @@ struct MetricsHooks {
   // The engine's clock (TimeUs, same origin as the `now` the Stacks get): used
   // for the age of the oldest CLOSE-WAIT connection.
   std::function<tcp::TimeUs()> now_us;
+  // The application's per-core counters (AppSetup::counters).
+  std::vector<AppCounter> app_counters;
   std::string version = "0.0.0";  // shardtcp version (build_info label)
   std::string dpdk_version;       // rte_version() (build_info label)
   // CPUs the exporter's thread must not run on (the dataplane lcores' CPUs).
   // The HTTP thread ("stcp-metrics") pins itself to every other online CPU;
   // when no other CPU exists it keeps the caller's affinity.
   std::vector<unsigned> avoid_cpus;
-  // The application's own families (AppSetup::metrics); may be empty.
-  AppMetrics app_metrics;
 };
 
 class MetricsExporter {

@@ -18,7 +18,6 @@
 
 #include "shardtcp/config/config.h"
 #include "shardtcp/dataplane/counters.h"
-#include "shardtcp/dataplane/metrics.h"
 #include "shardtcp/tcp/counters.h"
 #include "shardtcp/tcp/stack.h"
 
@@ -62,8 +61,8 @@ struct RuntimeInfo {
   // The Stacks' clock (TimeUs, the origin of every `now` they get); callable
   // from any thread (the metrics exporter reads the CLOSE-WAIT age with it).
   std::function<tcp::TimeUs()> now_us;
-  // AppSetup::metrics, for the exporter.
-  AppMetrics app_metrics;
+  // AppSetup::counters, for the metrics exporter.
+  std::vector<AppCounter> app_counters;
 };
 
 struct AppSetup {
@@ -74,10 +73,6 @@ struct AppSetup {
   // Called on each lcore on every loop iteration, after the timers. Optional;
   // must be cheap (shardtcp-loadgen paces open-loop connection opens here).
   std::function<void(tcp::Stack&, unsigned core)> poll;
-  // The application's own /metrics families, called on the exporter thread
-  // at scrape time (also before on_started: must cope with nothing set up
-  // yet). Optional.
-  AppMetrics metrics;
   // Called on each lcore after its loop stopped, before the Stack is
   // destroyed. Optional.
   std::function<void(tcp::Stack&, unsigned core)> teardown;
@@ -87,6 +82,8 @@ struct AppSetup {
   // Called once on the main thread after the loops stopped, before the ports
   // are closed (stop exporters here).
   std::function<void()> on_stopping;
+  // The application's own per-core counters, exported on /metrics.
+  std::vector<AppCounter> counters;
 };
 
 // Runs until SIGINT/SIGTERM (or request_stop()). Returns the process exit code.

@@ -60,6 +60,7 @@ enum class DropReason : std::uint8_t {
   kTimeWait,          // absorbed by TIME-WAIT processing
   kBadSynFlags,       // SYN+FIN, SYN+RST and other nonsense
   kInvalidState,      // a segment with no meaning in the current state
+  kBadAddress,        // source/destination no reply may go to (RFC 1122 §4.2.3.10)
   kCount,
 };
 inline constexpr int kNumDropReasons = static_cast<int>(DropReason::kCount);
@@ -98,6 +99,8 @@ constexpr std::string_view to_string(DropReason r) {
       return "bad_flags";
     case DropReason::kInvalidState:
       return "invalid_state";
+    case DropReason::kBadAddress:
+      return "bad_address";
     case DropReason::kCount:
       break;
   }
@@ -139,6 +142,13 @@ struct TcpCounters {
   // Segments refused by the engine's emit(): payload above the connection's
   // MSS or a frame above the MTU. Never sent; nonzero means an engine bug.
   Counter out_oversize;
+  // Out-of-window answers (unacceptable-segment, PAWS, TIME-WAIT and
+  // challenge ACKs) not sent: over the per-connection limit
+  // (tcp.invalid_ratelimit_ms; Linux TCPACKSkipped*).
+  Counter oow_acks_suppressed;
+  // Idle connections reset to admit a new one at tcp.max_connections
+  // (tcp.evict_idle_on_full).
+  Counter idle_evictions;
   std::array<Counter, kNumDropReasons> drops;
 
   // Exact number of connections per state, moved only by the one set_state().

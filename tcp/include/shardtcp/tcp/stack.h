@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "shardtcp/tcp/config.h"
@@ -61,6 +62,8 @@ enum class CloseReason : std::uint8_t {
   kTimeout,          // retransmissions (or SYN retries / keepalive) exhausted
   kRefused,          // active open answered with RST
   kFinWait2Timeout,  // peer never sent its FIN
+  kEvicted,          // reset (RST sent) to make room for a new connection at
+                     // tcp.max_connections: the longest idle one goes first
 };
 const char* to_string(CloseReason r);
 
@@ -77,12 +80,16 @@ struct Handlers {
   void (*on_peer_closed)(Connection& c) = nullptr;
   // The connection is over for the application; last callback.
   void (*on_closed)(Connection& c, CloseReason reason) = nullptr;
+  // The deadline set with Connection::set_deadline() has passed (see the
+  // contract above); it is cleared before the call.
+  void (*on_deadline)(Connection& c) = nullptr;
 };
 
 struct ListenOptions {
   std::uint32_t syn_backlog = 0;  // 0 = TcpConfig::syn_backlog
-  bool keepalive = false;
-  bool nagle = false;
+  // Per-listener on/off; unset = TcpConfig::keepalive / TcpConfig::nagle.
+  std::optional<bool> keepalive;
+  std::optional<bool> nagle;
 };
 
 class Connection {
@@ -90,6 +97,9 @@ class Connection {
   // Queues up to `len` bytes; returns how many were taken.
   std::size_t send(const void* data, std::size_t len);
   std::size_t send_space() const;
+  // Bytes taken by send() and not yet acknowledged by the peer (Linux's
+  // SIOCOUTQ): a send timeout watches it for progress.
+  std::size_t send_queued() const;
   // Half-close: FIN after everything queued is sent; receiving continues.
   void shutdown();
   // Full close: FIN after queued data. Data arriving afterwards is answered
@@ -103,6 +113,12 @@ class Connection {
   void set_receive_paused(bool paused);
   bool receive_paused() const;
   std::size_t received_unread() const;  // bytes held while paused
+  // Application deadline in engine time (kNever cancels); on_deadline runs
+  // from poll() once it has passed. One per connection (see the contract).
+  void set_deadline(TimeUs at);
+  TimeUs deadline() const;  // kNever when none is set
+  // The engine's time: `now` of the latest input()/poll()/connect() call.
+  TimeUs now() const;
 
   void set_user(void* u);
   void* user() const;
@@ -131,6 +147,9 @@ class Stack {
   void input(const Segment& seg, TimeUs now);
   // Run timers due at `now`.
   void poll(TimeUs now);
+  // The engine's time: `now` of the latest input()/poll()/connect() call
+  // (time never goes back). Deadlines are computed from it.
+  TimeUs now() const;
 
   // Segments produced since the last clear_output(). Payload is read through
   // copy_payload() and stays valid until the next input()/poll()/API call.

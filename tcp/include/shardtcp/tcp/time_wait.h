@@ -35,6 +35,7 @@ struct TimeWaitEntry {
   std::uint32_t rcv_nxt = 0;    // peer's FIN + 1: ack of the re-ACK; RFC 6191 ISN test
   std::uint32_t ts_recent = 0;  // RFC 7323 TS.Recent (valid when ts_ok)
   std::uint32_t ts_offset = 0;  // per-connection TSval offset, if the engine uses one
+  std::uint32_t oow_stamp = 0;  // last out-of-window answer (engine's rate limit), 0 = none
   TimeUs expiry = 0;            // set by the store: now + timeout
   std::uint32_t prev = 0;       // FIFO links (entry indices), owned by the store
   std::uint32_t next = 0;
