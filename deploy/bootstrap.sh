@@ -12,8 +12,9 @@ PACKAGES=(
   libdpdk-dev dpdk
   libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev libtomlplusplus-dev libcli11-dev
+  libssl-dev libcurl4-openssl-dev nlohmann-json3-dev  # loadgen sha256, stat, JSON schema test
   curl wrk nginx-light prometheus
-  iproute2 ethtool procps python3 python3-scapy tcpdump
+  iproute2 ethtool procps python3 python3-scapy python3-jsonschema tcpdump
   nftables  # lab.sh packet-loss fallback when the kernel has no sch_netem
 )
 HUGEPAGES_2M=${SHARDTCP_HUGEPAGES:-512}

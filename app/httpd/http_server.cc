@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "body_pattern.h"
 #include "http_parser.h"
 
 namespace shardtcp::app {
@@ -19,19 +20,6 @@ constexpr std::string_view kRootBody = "Hello from shardtcp\n";
 
 std::atomic<std::uint32_t> g_release_gen{0};
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-
-// Body bytes for /bytes/N: byte i is 'a' + i % 26. The pattern table is 64 KiB
-// plus one period so any offset can be sent as one contiguous slice.
-constexpr std::size_t kPeriod = 26;
-constexpr std::size_t kChunk = std::size_t{64} * 1024;
-const std::array<char, kChunk + kPeriod>& pattern() {
-  static const auto table = [] {
-    std::array<char, kChunk + kPeriod> t{};
-    for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<char>('a' + i % kPeriod);
-    return t;
-  }();
-  return table;
-}
 
 }  // namespace
 
@@ -89,6 +77,7 @@ void respond_text(HttpConn& h, int status, std::string_view reason, std::string_
 
 // Routes one parsed request to a response.
 void route(HttpConn& h, const HttpRequest& req) {
+  h.server->count_request();
   const bool is_head = req.method == "HEAD";
   if (req.method != "GET" && !is_head) {
     // A body we would have to skip (or a method we do not serve): answer and
@@ -127,9 +116,10 @@ bool flush(HttpConn& h) {
   }
   while (h.body_pos < h.body_len) {
     const std::uint64_t left = h.body_len - h.body_pos;
-    const std::size_t off = static_cast<std::size_t>(h.body_pos % kPeriod);
-    const std::size_t n = c.send(pattern().data() + off,
-                                 static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk)));
+    // Body of /bytes/N: the project's one pattern (app/common/body_pattern.h).
+    const std::size_t n =
+        c.send(body_pattern_at(h.body_pos),
+               static_cast<std::size_t>(std::min<std::uint64_t>(left, kBodyPatternChunk)));
     if (n == 0) return false;  // backpressure: on_writable resumes
     h.body_pos += n;
     h.sent_total += n;

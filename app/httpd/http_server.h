@@ -43,6 +43,7 @@
 #include <string>
 
 #include "conn_registry.h"
+#include "shardtcp/tcp/counters.h"
 #include "shardtcp/tcp/stack.h"
 
 namespace shardtcp::app {
@@ -84,6 +85,10 @@ class HttpServer {
   void release(HttpConn* h);  // unlinks and frees
   void hold(HttpConn* h);
   bool hold_close_wait() const { return hold_close_wait_; }
+  // Requests parsed and answered (any status); on /metrics as
+  // shardtcp_http_requests_total{core}. Written by the owning core only.
+  void count_request() { requests_.inc(); }
+  const tcp::Counter& requests_counter() const { return requests_; }
   const HttpTimeouts& timeouts() const { return timeouts_; }
   // Connections ended by each timeout (read by the metrics exporter thread).
   const tcp::Counter& timeout_count(HttpTimeout k) const {
@@ -98,6 +103,7 @@ class HttpServer {
   ConnRegistry<HttpConn> conns_;
   std::size_t held_count_ = 0;
   std::uint32_t release_seen_ = 0;
+  tcp::Counter requests_;
 };
 
 }  // namespace shardtcp::app

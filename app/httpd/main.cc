@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
     };
     setup.housekeeping = [&](tcp::Stack&, unsigned core) { servers[core]->housekeeping(); };
     setup.teardown = [&](tcp::Stack&, unsigned core) { servers[core]->teardown(); };
+    // Requests parsed and answered (any status), per core.
+    setup.counters.push_back(dataplane::AppCounter{
+        "shardtcp_http_requests_total", "HTTP requests parsed and answered (any status).", "", "",
+        [&servers](unsigned core) -> const tcp::Counter* {
+          return core < servers.size() ? &servers[core]->requests_counter() : nullptr;
+        }});
     if (cfg.app.hold_close_wait) {
       std::printf(
           "shardtcp-httpd: app.hold_close_wait = true: peer-closed connections stay in "

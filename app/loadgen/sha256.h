@@ -1,7 +1,7 @@
-// SHA-256 (FIPS 180-4 §6.2), incremental, for verifying downloads in
-// shardtcp-loadgen without an extra library dependency. Not constant-time and
-// not meant for secrets: it only checks that the bytes received are the bytes
-// the server sent.
+// SHA-256 of downloaded bodies for shardtcp-loadgen --sha256, computed by
+// OpenSSL's libcrypto (EVP interface). One context per connection slot,
+// allocated when the slot is made and reused (reset()) for every connection,
+// so the data path does not allocate.
 #pragma once
 
 #include <array>
@@ -9,14 +9,21 @@
 #include <cstdint>
 #include <string>
 
+struct evp_md_ctx_st;
+
 namespace shardtcp::app {
 
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&& o) noexcept;
+  Sha256& operator=(Sha256&& o) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void update(const std::uint8_t* p, std::size_t n);
-  // Finishes the hash (FIPS 180-4 §5.1.1 padding); the object must be reset()
-  // before another update().
+  // Finishes the hash; the object must be reset() before another update().
   std::array<std::uint8_t, 32> finish();
   void reset();
 
@@ -24,12 +31,7 @@ class Sha256 {
   static std::string hex(const std::array<std::uint8_t, 32>& d);
 
  private:
-  void block(const std::uint8_t* p);
-
-  std::array<std::uint32_t, 8> h_{};
-  std::uint8_t buf_[64] = {};
-  std::size_t buf_len_ = 0;
-  std::uint64_t total_ = 0;  // bytes
+  evp_md_ctx_st* ctx_ = nullptr;
 };
 
 }  // namespace shardtcp::app

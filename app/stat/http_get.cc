@@ -1,48 +1,46 @@
-// HTTP/1.0 so the server answers with a plain body and closes: no chunked
-// decoding or keep-alive needed (RFC 1945). Bounded by a timeout throughout.
+// GET through libcurl (easy interface, one transfer per call): curl owns
+// name resolution, IPv4/IPv6, HTTP framing (chunked, keep-alive or close)
+// and the timeout; we only bound the body and turn errors into one line.
 #include "http_get.h"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <curl/curl.h>
 
-#include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace shardtcp::stat {
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// A scrape larger than this is refused rather than held in memory.
+constexpr std::size_t kMaxBody = std::size_t{64} * 1024 * 1024;
 
 std::string where(const Url& u) {
   const bool v6 = u.host.find(':') != std::string::npos;
   return (v6 ? "[" + u.host + "]" : u.host) + ":" + std::to_string(u.port);
 }
 
-[[noreturn]] void fail(const std::string& what, const Url& u, const std::string& why) {
-  throw std::runtime_error(what + " " + where(u) + ": " + why);
+struct Sink {
+  std::string body;
+  bool too_big = false;
+};
+
+std::size_t on_body(char* p, std::size_t size, std::size_t n, void* user) {
+  auto* s = static_cast<Sink*>(user);
+  const std::size_t len = size * n;  // curl guarantees size == 1
+  if (len > kMaxBody - s->body.size()) {
+    s->too_big = true;
+    return 0;  // makes curl fail the transfer (CURLE_WRITE_ERROR)
+  }
+  s->body.append(p, len);
+  return len;
 }
 
-void wait_for(int fd, short events, std::chrono::milliseconds timeout, const Url& u,
-              const char* what) {
-  pollfd p{fd, events, 0};
-  const int rc = poll(&p, 1, static_cast<int>(timeout.count()));
-  if (rc == 0) fail(what, u, "timed out");
-  if (rc < 0) fail(what, u, std::strerror(errno));
+void global_init() {
+  // curl_global_init is not thread-safe before 7.84 and must run once.
+  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (rc != CURLE_OK) throw std::runtime_error(std::string("libcurl: ") + curl_easy_strerror(rc));
 }
 
 }  // namespace
@@ -87,66 +85,45 @@ Url parse_url(const std::string& text) {
 }
 
 HttpResponse http_get(const Url& url, std::chrono::milliseconds timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  const std::string port = std::to_string(url.port);
-  if (const int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    fail("resolve", url, gai_strerror(rc));
+  global_init();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
+  if (!h) throw std::runtime_error("libcurl: curl_easy_init failed");
+  const std::string target = "http://" + where(url) + url.path;
+  Sink sink;
+  char err[CURL_ERROR_SIZE] = {};
+  const long ms = static_cast<long>(timeout.count());
+  curl_easy_setopt(h.get(), CURLOPT_URL, target.c_str());
+  curl_easy_setopt(h.get(), CURLOPT_PROTOCOLS_STR, "http");
+  curl_easy_setopt(h.get(), CURLOPT_NOPROXY, "*");  // scrape the endpoint itself, never a proxy
+  curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, ms);
+  curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, ms);
+  curl_easy_setopt(h.get(), CURLOPT_USERAGENT, "shardtcp-stat");
+  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(h.get(), CURLOPT_ERRORBUFFER, err);
+  const CURLcode rc = curl_easy_perform(h.get());
+  if (rc != CURLE_OK) {
+    // One line naming the step, as before libcurl: "connect 127.0.0.1:1:
+    // Connection refused" (the OS error when curl has one).
+    long os_errno = 0;
+    curl_easy_getinfo(h.get(), CURLINFO_OS_ERRNO, &os_errno);
+    std::string why = sink.too_big     ? "response larger than 64 MiB"
+                      : os_errno != 0  ? std::strerror(static_cast<int>(os_errno))
+                      : err[0] != '\0' ? std::string(err)
+                                       : std::string(curl_easy_strerror(rc));
+    const char* step = rc == CURLE_COULDNT_CONNECT        ? "connect"
+                       : rc == CURLE_COULDNT_RESOLVE_HOST ? "resolve"
+                       : rc == CURLE_OPERATION_TIMEDOUT   ? "timeout"
+                                                          : "GET";
+    throw std::runtime_error(std::string(step) + " " + where(url) + ": " + why);
   }
-  Fd fd(socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) {
-    freeaddrinfo(res);
-    fail("socket", url, std::strerror(errno));
-  }
-  const int rc = connect(fd.get(), res->ai_addr, res->ai_addrlen);
-  const int connect_errno = errno;
-  freeaddrinfo(res);
-  if (rc != 0) {
-    if (connect_errno != EINPROGRESS) fail("connect", url, std::strerror(connect_errno));
-    wait_for(fd.get(), POLLOUT, timeout, url, "connect");
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) fail("connect", url, std::strerror(err));
-  }
-
-  const std::string request = "GET " + url.path + " HTTP/1.0\r\nHost: " + where(url) +
-                              "\r\nAccept: text/plain\r\nUser-Agent: shardtcp-stat\r\n\r\n";
-  std::size_t sent = 0;
-  while (sent < request.size()) {
-    wait_for(fd.get(), POLLOUT, timeout, url, "send to");
-    const ssize_t n = send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno != EAGAIN && errno != EINTR) fail("send to", url, std::strerror(errno));
-    if (n > 0) sent += static_cast<std::size_t>(n);
-  }
-
-  // Read to EOF, bounded: a /metrics page is far below this.
-  constexpr std::size_t kMaxResponse = 64u << 20;
-  std::string raw;
-  char buf[16384];
-  while (true) {
-    wait_for(fd.get(), POLLIN, timeout, url, "read from");
-    const ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      fail("read from", url, std::strerror(errno));
-    }
-    raw.append(buf, static_cast<std::size_t>(n));
-    if (raw.size() > kMaxResponse) fail("read from", url, "response larger than 64 MiB");
-  }
-
-  // Status line "HTTP/1.x NNN reason", headers, blank line, body.
-  const auto header_end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || raw.size() < 12 || header_end == std::string::npos) {
-    fail("read from", url, "not an HTTP response");
-  }
-  HttpResponse out;
-  out.status = std::atoi(raw.substr(9, 3).c_str());
-  out.body = raw.substr(header_end + 4);
-  return out;
+  long status = 0;
+  curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+  HttpResponse r;
+  r.status = static_cast<int>(status);
+  r.body = std::move(sink.body);
+  return r;
 }
 
 }  // namespace shardtcp::stat

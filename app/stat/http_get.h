@@ -1,5 +1,5 @@
-// A minimal blocking HTTP/1.0 GET over a plain socket (no libcurl): enough to
-// fetch /metrics from the exporter. IPv4, IPv6 and host names.
+// A blocking HTTP GET through libcurl: fetches /metrics from the exporter.
+// IPv4, IPv6 and host names.
 #pragma once
 
 #include <chrono>
@@ -23,9 +23,9 @@ struct HttpResponse {
   std::string body;
 };
 
-// Throws std::runtime_error with one line ("connect 127.0.0.1:9100:
-// Connection refused") on network errors or a malformed response. The
-// timeout bounds connect and every read.
+// Throws std::runtime_error with one line ("GET 127.0.0.1:9100/metrics:
+// Failed to connect ...") on network errors, a malformed response or a body
+// over 64 MiB. The timeout bounds the whole transfer.
 HttpResponse http_get(const Url& url, std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
 }  // namespace shardtcp::stat

@@ -100,6 +100,7 @@ void Core::run() {
     }
     // Timers: cheap when nothing is due.
     stack_->poll(now_);
+    if (sh_.app->poll) sh_.app->poll(*stack_, index_);
     work += drain_output();
     if (start >= next_hk) {
       housekeeping();

@@ -21,7 +21,8 @@ import time
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_HEADER = 16 * 1024
-# Body of /bytes/N: 'a'..'z' repeating from the first byte (as shardtcp-httpd).
+# Body of /bytes/N: the project's body pattern (app/common/body_pattern.h):
+# byte i is 'a' + i % 26, as shardtcp-httpd and shardtcp-loadgen --write-pattern.
 CHUNK = b"abcdefghijklmnopqrstuvwxyz" * 2520  # 65520 bytes, a multiple of 26
 
 

@@ -160,22 +160,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The lab pattern (app/loadgen/load_client.h pattern_byte):
-#   b[i] = (7 i + 3 (i >> 8) + 5 (i >> 16)) mod 256
-# Block k of 65536 bytes = block 0 with 5k added to every byte.
-"$PY" - "$work/pattern.bin" "$SIZE" <<'EOF'
-import sys
-path, size = sys.argv[1], int(sys.argv[2])
-base = bytes((j * 7 + (j >> 8) * 3) & 255 for j in range(65536))
-with open(path, "wb") as f:
-    k, left = 0, size
-    while left > 0:
-        table = bytes((b + 5 * k) & 255 for b in range(256))
-        block = base.translate(table)[:left]
-        f.write(block)
-        left -= len(block)
-        k += 1
-EOF
+# The project's body pattern (app/common/body_pattern.h, as shardtcp-httpd's
+# /bytes/N), written by the loadgen itself so there is one definition.
+"$LOADGEN" --write-pattern "$SIZE" >"$work/pattern.bin"
 [[ $(stat -c %s "$work/pattern.bin") -eq $SIZE ]] || { echo "FAIL: pattern file"; exit 1; }
 head -c "$RAND_SIZE" /dev/urandom >"$work/random.bin"
 RAND_SHA=$(sha256sum "$work/random.bin" | cut -d' ' -f1)

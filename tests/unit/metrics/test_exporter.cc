@@ -61,6 +61,17 @@ MetricsHooks make_hooks(Fake& f) {
                             [&f](unsigned core) { return core < 2 ? &f.app[core][1] : nullptr; }});
   h.app_counters.push_back({"shardtcp_echo_idle_timeouts_total", "Echo idle timeouts.", "", "",
                             [&f](unsigned core) { return core < 2 ? &f.app[core][0] : nullptr; }});
+  // ... and shardtcp-httpd's request count and shardtcp-loadgen's counters.
+  for (const char* name :
+       {"shardtcp_http_requests_total", "shardtcp_loadgen_connections_opened_total",
+        "shardtcp_loadgen_connections_ok_total", "shardtcp_loadgen_requests_total",
+        "shardtcp_loadgen_responses_total"}) {
+    h.app_counters.push_back({name, "App counter.", "", "", [&f](unsigned core) {
+                                return core < 2 ? &f.app[core][0] : nullptr;
+                              }});
+  }
+  h.app_counters.push_back({"shardtcp_loadgen_errors_total", "Loadgen errors.", "kind", "timeout",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][1] : nullptr; }});
   h.version = "9.9.9";
   h.dpdk_version = "DPDK 22.11.1";
   return h;

@@ -70,6 +70,9 @@ struct AppSetup {
   std::function<void(tcp::Stack&, unsigned core)> setup;
   // Called on each lcore about every 10 ms (not per packet). Optional.
   std::function<void(tcp::Stack&, unsigned core)> housekeeping;
+  // Called on each lcore on every loop iteration, after the timers. Optional;
+  // must be cheap (shardtcp-loadgen paces open-loop connection opens here).
+  std::function<void(tcp::Stack&, unsigned core)> poll;
   // Called on each lcore after its loop stopped, before the Stack is
   // destroyed. Optional.
   std::function<void(tcp::Stack&, unsigned core)> teardown;
