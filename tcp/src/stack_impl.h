@@ -89,6 +89,15 @@ class StackImpl {
   TimeUs now() const { return now_; }
   std::size_t reasm_pool_size() const { return reasm_.size(); }
   std::size_t chunks_in_use() const { return chunks_.in_use(); }
+  // White-box tests and the stateful fuzzer (tests/fuzz/fuzz_stack.cc).
+  Tcb* find_tcb(const FourTuple& t) {
+    Tcb** p = flows_.find(t);
+    return p != nullptr ? *p : nullptr;
+  }
+  template <class F>
+  void for_each_tcb(F&& f) {
+    flows_.for_each([&f](const FourTuple&, Tcb*& t) { f(*t); });
+  }
 
  private:
   // --- arrivals by state group (RFC 9293 §3.10.7) --------------------------------
