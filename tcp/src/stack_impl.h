@@ -94,10 +94,6 @@ class StackImpl {
     Tcb** p = flows_.find(t);
     return p != nullptr ? *p : nullptr;
   }
-  template <class F>
-  void for_each_tcb(F&& f) {
-    flows_.for_each([&f](const FourTuple&, Tcb*& t) { f(*t); });
-  }
 
  private:
   // --- arrivals by state group (RFC 9293 §3.10.7) --------------------------------
