@@ -88,6 +88,7 @@ enum Op : std::uint8_t {
 
 // FUZZ_STACK_TRACE=1 prints every segment in and out (to read a finding).
 bool g_trace = false;
+bool g_no_tcb_mss = false;
 
 void trace_segment(const char* dir, int side, const FourTuple& t, std::uint8_t flags,
                    std::uint32_t seq, std::uint32_t ack, std::uint32_t len, std::uint16_t win,
@@ -534,7 +535,8 @@ class Harness {
 
     Segment seg;
     const ParseStatus st = parse_segment(pkt.data(), pkt.size(), seg);
-    if (st != ParseStatus::kOk) fail("a well-formed segment does not parse (%d)", static_cast<int>(st));
+    if (st != ParseStatus::kOk)
+      fail("a well-formed segment does not parse (%d)", static_cast<int>(st));
     if (seg.payload_len != plen || seg.seq != seq || seg.ack != ack || seg.flags != flags ||
         seg.opts.has_mss != ((ob & 1) != 0) || seg.opts.num_sack != nsack) {
       fail("parse_segment misread a segment we wrote");
@@ -594,11 +596,13 @@ class Harness {
     if (hl < 20 || hl > 60 || hl % 4 != 0) fail("TCP header length %zu", hl);
     const std::uint64_t frame = kIpv4Header + hl + std::uint64_t{o.payload_len};
     if (frame > kMtu) {
-      fail("side %d emitted a %llu-byte frame (TCP header %zu + payload %u + IPv4 20) > MTU %zu; "
-           "flags 0x%02x seq %u",
-           side, static_cast<unsigned long long>(frame), hl, o.payload_len, kMtu, o.flags, o.seq);
+      fail(
+          "side %d emitted a %llu-byte frame (TCP header %zu + payload %u + IPv4 20) > MTU %zu; "
+          "flags 0x%02x seq %u",
+          side, static_cast<unsigned long long>(frame), hl, o.payload_len, kMtu, o.flags, o.seq);
     }
-    if ((o.payload_len == 0) != (o.payload_src == nullptr)) fail("payload_src/payload_len mismatch");
+    if ((o.payload_len == 0) != (o.payload_src == nullptr))
+      fail("payload_src/payload_len mismatch");
     if (o.payload_len > cfg_.mss) fail("payload %u > configured MSS %u", o.payload_len, cfg_.mss);
     if ((o.flags & kSyn) && !o.opts.has_mss) fail("SYN without MSS option");
     if ((o.flags & kRst) && o.payload_len != 0) fail("RST with payload");
@@ -617,8 +621,8 @@ class Harness {
       const std::uint32_t off0 = o.seq - (t->iss + 1);
       for (std::uint32_t i = 0; i < o.payload_len; ++i) {
         if (pay[i] != pattern(off0 + i)) {
-          fail("side %d: emitted byte at stream offset %u is %u, queued %u", side, off0 + i,
-               pay[i], pattern(off0 + i));
+          fail("side %d: emitted byte at stream offset %u is %u, queued %u", side, off0 + i, pay[i],
+               pattern(off0 + i));
         }
       }
       if (seq_lt(o.seq, t->snd_una) || seq_gt(o.seq + o.payload_len, t->snd_max)) {
@@ -761,7 +765,7 @@ class Harness {
         61 * kUsPerSec,  // FIN-WAIT-2 and TIME-WAIT (2 MSL) timeouts
         121 * kUsPerSec,
         600 * kUsPerSec,
-        7201 * kUsPerSec,            // keepalive idle
+        7201 * kUsPerSec,                    // keepalive idle
         TimeUs{25} * 24 * 3600 * kUsPerSec,  // beyond RFC 7323 §5.5's 24 days
         TimeUs{3} * kUsPerSec / 2,
     };
@@ -779,7 +783,8 @@ class Harness {
     if (r.c == nullptr) return 0;
     n = std::min<std::size_t>(n, 65536);
     scratch_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) scratch_[i] = pattern(r.sent + static_cast<std::uint32_t>(i));
+    for (std::size_t i = 0; i < n; ++i)
+      scratch_[i] = pattern(r.sent + static_cast<std::uint32_t>(i));
     const std::size_t space = r.c->send_space();
     const std::size_t took = r.c->send(scratch_.data(), n);
     if (took > n || took > space) fail("send took %zu of %zu (space %zu)", took, n, space);
@@ -871,7 +876,8 @@ class Harness {
     }
     if (t.sndbuf.size() > cfg_.snd_buf) fail("send buffer %u > snd_buf", t.sndbuf.size());
     // The negotiated MSS: the peer's, at most ours, never 0 (RFC 9293 §3.7.1).
-    if (t.mss == 0 || t.mss > cfg_.mss) {
+    // (FUZZ_STACK_NO_TCB_MSS=1 leaves this to the frame checks alone.)
+    if (!g_no_tcb_mss && (t.mss == 0 || t.mss > cfg_.mss)) {
       fail("side %d port %u: connection MSS %u not in [1, %u] (state %d, timestamps %d)", side,
            port, t.mss, cfg_.mss, static_cast<int>(t.state), t.ts_ok ? 1 : 0);
     }
@@ -885,7 +891,8 @@ class Harness {
     // Receive window: the right edge at most one (a FIN) behind RCV.NXT;
     // what we advertised plus what we hold fits rcv_buf.
     const std::int32_t wnd = seq_diff(t.rcv_adv, t.rcv_nxt);
-    if (wnd < -1) fail("side %d port %u: RCV.ADV %u behind RCV.NXT %u", side, port, t.rcv_adv, t.rcv_nxt);
+    if (wnd < -1)
+      fail("side %d port %u: RCV.ADV %u behind RCV.NXT %u", side, port, t.rcv_adv, t.rcv_nxt);
     const std::uint64_t held = t.rcv_held();
     if (wnd > 0 && held + static_cast<std::uint32_t>(wnd) > cfg_.rcv_buf) {
       fail("side %d port %u: window %d + held %llu > rcv_buf %u", side, port, wnd,
@@ -903,11 +910,12 @@ class Harness {
       fail("side %d port %u: timer not armed at the earliest deadline", side, port);
     }
     // Timers fire at the deadline rounded up to the wheel's 1 ms tick.
-    if (d != kNever) next_lower_bound_[side] = std::min(next_lower_bound_[side], (d + 999) / 1000 * 1000);
+    if (d != kNever)
+      next_lower_bound_[side] = std::min(next_lower_bound_[side], (d + 999) / 1000 * 1000);
     // RFC 6298 (5.1): a retransmission timer while anything is outstanding
     // (or the SYN / SYN-ACK / persist timer).
-    const bool sends = in_state(t.state, State::kEstablished | State::kCloseWait | State::kFinWait1 |
-                                             State::kClosing | State::kLastAck);
+    const bool sends = in_state(t.state, State::kEstablished | State::kCloseWait |
+                                             State::kFinWait1 | State::kClosing | State::kLastAck);
     const bool outstanding = t.snd_max != t.snd_una;
     const bool unsent = seq_lt(t.snd_nxt, t.data_end());
     if (t.rtx_at == kNever && (t.syn_unacked() || (sends && (outstanding || unsent)))) {
@@ -957,13 +965,14 @@ class Harness {
     // poll: any hint up to now says so.
     const TimeUs now_tick = (now_ + 999) / 1000 * 1000;
     if (stack_[side]->next_expiry() > std::max(next_lower_bound_[side], now_tick)) {
-      fail("side %d: next_expiry() %llu is later than a connection deadline %llu (now %llu)",
-           side, static_cast<unsigned long long>(stack_[side]->next_expiry()),
+      fail("side %d: next_expiry() %llu is later than a connection deadline %llu (now %llu)", side,
+           static_cast<unsigned long long>(stack_[side]->next_expiry()),
            static_cast<unsigned long long>(next_lower_bound_[side]),
            static_cast<unsigned long long>(now_));
     }
     // Queued bytes live in chunks (the graveyard may hold more until reaped).
-    if (s.chunks_in_use() * SendChunk::kSize < queued_) fail("chunks in use do not cover queued bytes");
+    if (s.chunks_in_use() * SendChunk::kSize < queued_)
+      fail("chunks in use do not cover queued bytes");
   }
 
   // The application goes away (abort) and no peer answers: every connection
@@ -1004,11 +1013,13 @@ class Harness {
     for (int s = 0; s < 2; ++s) {
       check_stack(s);
       if (stack_[s]->connection_count() != 0 || stack_[s]->time_wait_count() != 0) {
-        fail("side %d: %zu connections and %zu TIME-WAIT entries left 4 h after the application "
-             "and the peers went away",
-             s, stack_[s]->connection_count(), stack_[s]->time_wait_count());
+        fail(
+            "side %d: %zu connections and %zu TIME-WAIT entries left 4 h after the application "
+            "and the peers went away",
+            s, stack_[s]->connection_count(), stack_[s]->time_wait_count());
       }
-      if (impl(s).chunks_in_use() != 0) fail("side %d: %zu send chunks leaked", s, impl(s).chunks_in_use());
+      if (impl(s).chunks_in_use() != 0)
+        fail("side %d: %zu send chunks leaked", s, impl(s).chunks_in_use());
     }
   }
 
@@ -1035,6 +1046,8 @@ class Harness {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const bool trace = std::getenv("FUZZ_STACK_TRACE") != nullptr;
   g_trace = trace;
+  static const bool no_tcb_mss = std::getenv("FUZZ_STACK_NO_TCB_MSS") != nullptr;
+  g_no_tcb_mss = no_tcb_mss;
   Reader in{data, size};
   const std::uint8_t c0 = in.u8();
   const std::uint8_t c1 = in.u8();
