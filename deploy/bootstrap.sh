@@ -21,7 +21,7 @@ HUGE_MNT=/dev/hugepages
 
 log() { echo "bootstrap: $*"; }
 die() { echo "bootstrap: ERROR: $*" >&2; exit 1; }
-[[ $(id -u) -eq 0 ]] || die "must run as root (sudo bash deploy/bootstrap.sh)"
+[[ $(id -u) -eq 0 ]] || die "must run as root (in a root shell: bash deploy/bootstrap.sh)"
 [[ -r /etc/debian_version ]] || die "this script targets Debian 12 (no /etc/debian_version)"
 
 export DEBIAN_FRONTEND=noninteractive

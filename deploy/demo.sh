@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's first command:  sudo bash deploy/demo.sh
+# The README's first command (as root):  bash deploy/demo.sh
 #
 # Installs what is missing, builds, creates the virtual lab, starts
 # shardtcp-httpd on the DPDK side (namespace stcp-dp, 198.18.0.1 on veth
@@ -21,8 +21,11 @@ URL=http://198.18.0.1
 LOG=$(mktemp /tmp/shardtcp-demo.XXXXXX.log)
 WORK=$(mktemp -d /tmp/shardtcp-demo.XXXXXX)
 
+# As typed in a root shell (no sudo needed); a non-root user with sudo is
+# lifted once, anyone else is told what to do.
 if [[ $(id -u) -ne 0 ]]; then
-  echo "demo: run as root: sudo bash deploy/demo.sh" >&2
+  if command -v sudo >/dev/null 2>&1; then exec sudo -E bash "$ROOT/deploy/demo.sh" "$@"; fi
+  echo "demo: run as root: bash deploy/demo.sh (in a root shell)" >&2
   exit 1
 fi
 

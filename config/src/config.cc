@@ -157,6 +157,10 @@ void check_cross(Config& cfg) {
     fail("tcp.mss", "must be <= port.mtu - 40 = " + std::to_string(min_mtu - 40) + " (got " +
                         std::to_string(t.mss) + ")");
   }
+  if (t.min_mss > t.mss) {
+    fail("tcp.min_mss", "must be <= tcp.mss " + std::to_string(t.mss) + " (got " +
+                            std::to_string(t.min_mss) + ")");
+  }
   if (t.rcv_buf < t.mss) {
     fail("tcp.rcv_buf", "must be >= tcp.mss " + std::to_string(t.mss) + " (got " +
                             std::to_string(t.rcv_buf) + ")");

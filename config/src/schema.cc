@@ -371,6 +371,10 @@ std::vector<Section> make_sections() {
            "mss", "bytes", 536, 9000, "our MSS; at most port.mtu - 40",
            [](auto& c) -> auto& { return c.tcp.mss; }),
        integer<C>(
+           "min_mss", "bytes", 64, 9000,
+           "floor for the peer's MSS option, applied before option space is taken off",
+           [](auto& c) -> auto& { return c.tcp.min_mss; }),
+       integer<C>(
            "rcv_buf", "bytes", 1024, 1 << 30, "receive window offered per connection",
            [](auto& c) -> auto& { return c.tcp.rcv_buf; }),
        integer<C>(

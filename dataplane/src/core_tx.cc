@@ -40,16 +40,27 @@ void Core::send_segment(const tcp::OutSegment& os) {
     if (sh_.gateway == 0) return dp_.drop(L3DropReason::kNoRoute);
     next_hop = sh_.gateway;
   }
+  // Lengths in size_t, never narrowed before they are checked: the header
+  // length and payload come from the engine, whose MSS a peer influences.
+  const std::size_t thl = tcp::tcp_header_len(os);
+  const std::size_t ip_total = std::size_t{kIpLen} + thl + std::size_t{os.payload_len};
+  const std::size_t frame = std::size_t{kEthLen} + ip_total;
+  // The IPv4 total length is 16 bits (RFC 791).
+  if (ip_total > 0xFFFF) return dp_.drop(L3DropReason::kTxFrameTooBig);
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (m == nullptr) return dp_.drop(L3DropReason::kNoMbuf);  // the engine retransmits
-
-  const std::uint32_t thl = static_cast<std::uint32_t>(tcp::tcp_header_len(os));
-  const std::uint32_t ip_total = kIpLen + thl + os.payload_len;
-  auto* p = reinterpret_cast<std::uint8_t*>(
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(kEthLen + ip_total)));
-  if (p == nullptr) {  // larger than the data room: MSS vs mempool.data_room mismatch
+  // The frame must fit this mbuf's own room after its headroom (one
+  // segment, no chains on tx), checked before anything is written. After
+  // this check frame fits uint16_t: rte_pktmbuf_tailroom() is a uint16_t.
+  if (frame > rte_pktmbuf_tailroom(m)) {
     rte_pktmbuf_free(m);
-    return dp_.drop(L3DropReason::kNoMbuf);
+    return dp_.drop(L3DropReason::kTxFrameTooBig);
+  }
+  auto* p =
+      reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame)));
+  if (p == nullptr) {  // cannot happen after the tailroom check; counted all the same
+    rte_pktmbuf_free(m);
+    return dp_.drop(L3DropReason::kTxFrameTooBig);
   }
   auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
   std::memcpy(eth->src_addr.addr_bytes, sh_.mac.b, 6);
@@ -59,7 +70,7 @@ void Core::send_segment(const tcp::OutSegment& os) {
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + kEthLen);
   ip->version_ihl = RTE_IPV4_VHL_DEF;
   ip->type_of_service = 0;
-  ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(ip_total));
+  ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(ip_total));  // <= 0xFFFF
   ip->packet_id = rte_cpu_to_be_16(ip_id_++);
   // RFC 1191: DF set; our MSS fits the MTU.
   ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);

@@ -104,6 +104,9 @@ constexpr TcpCounterDef kTcpCounters[] = {
     {"zero_window_probes_total", "Zero-window probes sent.", &tcp::TcpCounters::zero_window_probes},
     {"conn_limit_drops_total", "SYNs dropped at tcp.max_connections.",
      &tcp::TcpCounters::conn_limit_drops},
+    {"out_oversize_total",
+     "Segments refused by the engine: payload above the MSS or frame above the MTU (a bug).",
+     &tcp::TcpCounters::out_oversize},
 };
 
 struct DpCounterDef {

@@ -12,6 +12,12 @@ namespace {
 // full (TCP_SYNCOOKIE_VALID); outside that window an ACK to a listener is
 // simply answered with RST.
 constexpr TimeUs kCookieValidity = 120 * kUsPerSec;
+// The lowest peer MSS ever used, whatever tcp.min_mss says (config
+// validation refuses less; this guards a TcpConfig built in code).
+constexpr std::uint32_t kMinMssFloor = 64;
+// NOP NOP TSopt (RFC 7323 §3.2 / Appendix A layout): 12 bytes of every
+// segment once timestamps are on.
+constexpr std::uint32_t kTsOptionSpace = 12;
 }  // namespace
 
 std::uint8_t StackImpl::our_wscale() const {
@@ -22,9 +28,18 @@ std::uint8_t StackImpl::our_wscale() const {
 }
 
 void StackImpl::negotiate_options(Tcb& t, const TcpOptions& peer) {
-  // RFC 9293 §3.7.1: 536 when the peer sent no MSS option.
-  const std::uint16_t peer_mss = peer.has_mss && peer.mss != 0 ? peer.mss : 536;
-  t.mss = std::min(cfg_.mss, peer_mss);
+  // RFC 9293 §3.7.1: 536 when the peer sent no MSS option (an MSS of 0 is
+  // ignored, as Linux does).
+  std::uint32_t peer_mss = peer.has_mss && peer.mss != 0 ? peer.mss : 536u;
+  // The peer's MSS is clamped to a floor BEFORE option space is taken off
+  // (Linux tcp_min_snd_mss since CVE-2019-11479): a tiny MSS would cost one
+  // packet per few bytes, and with TSopt (12 bytes) an MSS below 13 leaves
+  // no payload at all. kMinMssFloor also guards configs built in code.
+  peer_mss = std::max<std::uint32_t>(peer_mss, std::max<std::uint32_t>(cfg_.min_mss, kMinMssFloor));
+  // Payload bytes per segment, never above our own MSS (so the frame fits
+  // the MTU) and never below kMinMssFloor - kTsOptionSpace > 0.
+  std::uint32_t mss =
+      std::min<std::uint32_t>(std::max<std::uint32_t>(cfg_.mss, kMinMssFloor), peer_mss);
   // RFC 7323 §2.2: scaling only when both SYNs carry the option; §2.3 caps 14.
   if (cfg_.window_scaling && peer.has_wscale) {
     t.snd_wscale = std::min<std::uint8_t>(peer.wscale, 14);
@@ -39,8 +54,10 @@ void StackImpl::negotiate_options(Tcb& t, const TcpOptions& peer) {
   t.ts_ok = cfg_.timestamps && peer.has_timestamps;  // RFC 7323 §3.2
   if (t.ts_ok) {
     t.ts_recent = peer.ts_val;
-    t.mss = static_cast<std::uint16_t>(t.mss - 12);  // TSopt in every segment
+    mss -= kTsOptionSpace;  // TSopt in every segment; mss >= 64 > 12: no wrap
   }
+  // Narrowing is safe: mss <= max(cfg_.mss, kMinMssFloor) <= 65535.
+  t.mss = static_cast<std::uint16_t>(mss);
   t.rcv_mss = t.mss;
   t.ts_offset = ts_offset_of(t.tuple);
 }
@@ -223,8 +240,7 @@ bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_r
       o.opts.ts_val = ts_now_for(now_, e.ts_offset);
       o.opts.ts_ecr = e.ts_recent;
     }
-    out_.push_back(o);
-    ctr_.out_segs.inc();
+    emit(o, 0);
   };
   // RFC 1337: an RST in TIME-WAIT is ignored (no assassination).
   if (seg.flags & kRst) {
@@ -275,7 +291,7 @@ bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_r
 // SACK, so those are not offered (as Linux does).
 void StackImpl::send_cookie_syn_ack(const Segment& seg) {
   const std::uint16_t peer_mss = seg.opts.has_mss && seg.opts.mss != 0 ? seg.opts.mss : 536;
-  OutSegment& o = out_.emplace_back();
+  OutSegment o;
   o.tuple = seg.tuple;
   o.seq = cookies_.make(seg.tuple, seg.seq, peer_mss, now_);
   o.ack = seg.seq + 1;
@@ -294,8 +310,7 @@ void StackImpl::send_cookie_syn_ack(const Segment& seg) {
                                           std::min<std::uint8_t>(seg.opts.wscale, 14), sack);
     o.opts.ts_ecr = seg.opts.ts_val;
   }
-  ctr_.out_segs.inc();
-  ctr_.syncookies_sent.inc();
+  if (emit(o, 0)) ctr_.syncookies_sent.inc();
 }
 
 // An ACK for a listener that may return one of our cookies. True when it did

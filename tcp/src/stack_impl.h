@@ -133,7 +133,12 @@ class StackImpl {
   // --- output (tcb_output.cc) ------------------------------------------------------
  public:
   void output(Tcb& t, bool force_one = false);
-  OutSegment& emit(Tcb& t, std::uint8_t flags, std::uint32_t seq);
+  // The fields a connection's segment shares (ACK, window, timestamps); the
+  // caller adds options or payload and hands it to emit().
+  OutSegment segment_for(Tcb& t, std::uint8_t flags, std::uint32_t seq);
+  // Appends `o` to the output after checking the contract (payload <=
+  // payload_mss, frame within the MTU); false (counted) when it is refused.
+  bool emit(const OutSegment& o, std::uint32_t payload_mss);
   // dsack: a duplicate range to report first (RFC 2883 D-SACK), or null.
   void send_ack(Tcb& t, const SackBlock* dsack = nullptr);
   void send_syn(Tcb& t);  // SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED)

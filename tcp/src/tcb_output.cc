@@ -48,8 +48,8 @@ std::uint16_t StackImpl::window_field(Tcb& t) {
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd >> t.rcv_wscale, 65535));
 }
 
-OutSegment& StackImpl::emit(Tcb& t, std::uint8_t flags, std::uint32_t seq) {
-  OutSegment& o = out_.emplace_back();
+OutSegment StackImpl::segment_for(Tcb& t, std::uint8_t flags, std::uint32_t seq) {
+  OutSegment o;
   o.tuple = t.tuple;
   o.seq = seq;
   o.flags = flags;
@@ -75,9 +75,36 @@ OutSegment& StackImpl::emit(Tcb& t, std::uint8_t flags, std::uint32_t seq) {
     o.opts.ts_val = ts_now(t);
     o.opts.ts_ecr = t.ts_recent;
   }
-  ctr_.out_segs.inc();
-  if (flags & kRst) ctr_.out_rsts.inc();
   return o;
+}
+
+// The one gate every outgoing segment passes, built from a connection or by
+// hand (RST replies, cookie SYN-ACKs, TIME-WAIT ACKs). The contract, checked
+// here once so that no caller can get it wrong:
+//  - the payload is at most `payload_mss` (the connection's negotiated MSS,
+//    0 for segments that never carry data), RFC 9293 §3.7.1;
+//  - IPv4 header + TCP header with options + payload fits the IP MTU the
+//    engine was configured for (tcp.mss + 40, which config validation keeps
+//    within every port's MTU): the dataplane's frame never overflows;
+//  - payload_src is set exactly when there is a payload.
+// A segment that breaks it is a bug in the engine: it is counted and never
+// sent (as if lost on the wire; the retransmission timer recovers).
+bool StackImpl::emit(const OutSegment& o, std::uint32_t payload_mss) {
+  constexpr std::size_t kIpv4Header = 20;
+  constexpr std::size_t kMaxTcpHeader = 60;  // data offset is 4 bits of 32-bit words
+  const std::size_t thl = tcp_header_len(o);
+  const std::size_t ip_mtu = std::size_t{cfg_.mss} + 40;
+  const bool ok = o.payload_len <= payload_mss && thl <= kMaxTcpHeader &&
+                  kIpv4Header + thl + std::size_t{o.payload_len} <= ip_mtu &&
+                  (o.payload_len == 0) == (o.payload_src == nullptr);
+  if (!ok) {
+    ctr_.out_oversize.inc();
+    return false;
+  }
+  out_.push_back(o);
+  ctr_.out_segs.inc();
+  if (o.flags & kRst) ctr_.out_rsts.inc();
+  return true;
 }
 
 void StackImpl::send_ack(Tcb& t, const SackBlock* dsack) {
@@ -90,16 +117,18 @@ void StackImpl::send_ack(Tcb& t, const SackBlock* dsack) {
   const std::uint32_t wnd_end = t.snd_una + t.snd_wnd;
   const std::uint32_t ack_seq =
       seq_le(t.snd_max, wnd_end) ? t.snd_max : seq_max(wnd_end, t.snd_nxt);
-  OutSegment& o = emit(t, kAck, ack_seq);
-  if (!t.sack_ok) return;
-  // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
-  // beside timestamps, 4 without. RFC 2883: a D-SACK block goes first.
-  const int max = t.ts_ok ? 3 : 4;
-  int n = 0;
-  if (dsack != nullptr) o.opts.sack[n++] = *dsack;
-  if (t.reasm != nullptr && !t.reasm->empty())
-    n += t.reasm->sack_blocks(o.opts.sack + n, max - n, t.rcv_nxt);
-  o.opts.num_sack = static_cast<std::uint8_t>(n);
+  OutSegment o = segment_for(t, kAck, ack_seq);
+  if (t.sack_ok) {
+    // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
+    // beside timestamps, 4 without. RFC 2883: a D-SACK block goes first.
+    const int max = t.ts_ok ? 3 : 4;
+    int n = 0;
+    if (dsack != nullptr) o.opts.sack[n++] = *dsack;
+    if (t.reasm != nullptr && !t.reasm->empty())
+      n += t.reasm->sack_blocks(o.opts.sack + n, max - n, t.rcv_nxt);
+    o.opts.num_sack = static_cast<std::uint8_t>(n);
+  }
+  emit(o, 0);
 }
 
 void StackImpl::send_syn(Tcb& t) {
@@ -111,7 +140,7 @@ void StackImpl::send_syn(Tcb& t) {
   }
   const bool active_syn = !syn_ack;
   const std::uint8_t flags = syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : std::uint8_t{kSyn};
-  OutSegment& o = emit(t, flags, t.iss);
+  OutSegment o = segment_for(t, flags, t.iss);
   o.opts.has_mss = true;
   o.opts.mss = cfg_.mss;
   if (active_syn) {
@@ -130,6 +159,7 @@ void StackImpl::send_syn(Tcb& t) {
     o.opts.wscale = t.rcv_wscale;
     o.opts.sack_permitted = t.sack_ok;
   }
+  emit(o, 0);
   t.snd_nxt = t.iss + 1;
   t.snd_max = seq_max(t.snd_max, t.snd_nxt);
   if (t.retries == 0 && !t.rtt_timing) {
@@ -142,14 +172,14 @@ void StackImpl::send_syn(Tcb& t) {
 void StackImpl::send_rst(Tcb& t) {
   // <SEQ=SND.NXT><CTL=RST>, with ACK as Linux does so stateful firewalls and
   // peers in SYN-SENT accept it.
-  emit(t, static_cast<std::uint8_t>(kRst | kAck), t.snd_max);
+  emit(segment_for(t, static_cast<std::uint8_t>(kRst | kAck), t.snd_max), 0);
 }
 
 // RFC 9293 §3.10.7.1 (and the "no TCB" cases of §3.10.7.2/3):
 // ACK set -> <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
 void StackImpl::reply_rst(const Segment& seg) {
   if (seg.flags & kRst) return;  // never answer a RST with a RST
-  OutSegment& o = out_.emplace_back();
+  OutSegment o;
   o.tuple = seg.tuple;
   if (seg.flags & kAck) {
     o.seq = seg.ack;
@@ -159,8 +189,7 @@ void StackImpl::reply_rst(const Segment& seg) {
     o.ack = seg.seq + seg.seg_len();
     o.flags = static_cast<std::uint8_t>(kRst | kAck);
   }
-  ctr_.out_segs.inc();
-  ctr_.out_rsts.inc();
+  emit(o, 0);
 }
 
 void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin) {
@@ -168,12 +197,16 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
   std::uint8_t flags = kAck;
   if (fin) flags |= kFin;
   if (len > 0 && seq + len == end) flags |= kPsh;
-  OutSegment& o = emit(t, flags, seq);
+  OutSegment o = segment_for(t, flags, seq);
   if (len > 0) {
     o.payload_len = len;
     o.payload_src = &t.sndbuf;
     o.payload_offset = seq - t.data_seq0();
   }
+  // Refused only if len > t.mss (a bug, counted): the bookkeeping below
+  // still runs, so the segment counts as lost and the RTO resends at most
+  // one MSS from SND.UNA.
+  emit(o, t.mss);
   const bool retransmission = seq_lt(seq, t.snd_max);
   if (retransmission) {
     ctr_.retrans_segs.inc();

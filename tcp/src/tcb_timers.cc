@@ -167,7 +167,7 @@ void StackImpl::idle_expired(Tcb& t) {
   ++t.ka_probes;
   ctr_.keepalive_probes.inc();
   // <SEQ=SND.NXT-1><ACK=RCV.NXT>: the peer must answer with an ACK.
-  emit(t, kAck, t.snd_una - 1);
+  emit(segment_for(t, kAck, t.snd_una - 1), 0);
   t.idle_at = now_ + cfg_.keepalive_interval;
 }
 

@@ -91,6 +91,7 @@ syn_rcvd_timeout_ms = 7000
 syn_retries = 3
 max_retries = 4
 mss = 8960
+min_mss = 536
 rcv_buf = 65536
 snd_buf = 131072
 max_connections = 1000
@@ -159,6 +160,7 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(t.syn_retries, 3u);
   EXPECT_EQ(t.max_retries, 4u);
   EXPECT_EQ(t.mss, 8960);
+  EXPECT_EQ(t.min_mss, 536);
   EXPECT_EQ(t.rcv_buf, 65536u);
   EXPECT_EQ(t.snd_buf, 131072u);
   EXPECT_EQ(t.max_connections, 1000u);
@@ -406,7 +408,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 29u + 2u + 2u);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u);
 }
 
 }  // namespace

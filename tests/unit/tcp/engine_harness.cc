@@ -111,13 +111,50 @@ void Harness::advance_to(TimeUs t) {
   collect();
 }
 
+::testing::AssertionResult serialize_frame(const OutSegment& o, std::size_t room,
+                                           std::vector<std::uint8_t>& frame, Segment& back) {
+  // The buffer is sized from the MTU, never from the segment's own lengths:
+  // what does not fit is a failure, not a bigger buffer.
+  const std::size_t thl = tcp_header_len(o);
+  const std::size_t len = thl + std::size_t{o.payload_len};
+  if (len > room) {
+    return ::testing::AssertionFailure()
+           << "segment of " << thl << " header + " << o.payload_len << " payload bytes exceeds the "
+           << room << " bytes an MTU-sized frame leaves for TCP";
+  }
+  frame.assign(room, 0);
+  const std::size_t written = write_tcp_header(o, frame.data());
+  if (written != thl) {
+    return ::testing::AssertionFailure() << "header wrote " << written << " of " << thl;
+  }
+  if (o.payload_len > 0) copy_payload(o, frame.data() + thl);
+  // The receiver's view: parse the frame back and check that it holds what
+  // its header says (RFC 9293 §3.1: data offset, then payload to the end).
+  back = Segment{};
+  if (parse_segment(frame.data(), len, back) != ParseStatus::kOk) {
+    return ::testing::AssertionFailure() << "frame does not parse";
+  }
+  if (back.payload_len != o.payload_len || back.seq != o.seq || back.ack != o.ack ||
+      back.flags != o.flags || back.window != o.window) {
+    return ::testing::AssertionFailure() << "frame header disagrees with the segment (payload "
+                                         << back.payload_len << " vs " << o.payload_len << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 void Harness::collect() {
+  std::vector<std::uint8_t> frame;
   for (const OutSegment& o : stack->output()) {
     Out r;
     r.seg = o;
-    if (o.payload_len > 0) {
-      r.payload.resize(o.payload_len);
-      copy_payload(o, reinterpret_cast<std::uint8_t*>(r.payload.data()));
+    // Every segment the engine emits must fit the frame a dataplane builds
+    // for the configured MTU (tcp.mss + 40; TCP gets all but the 20-byte
+    // IPv4 header) and read back as itself.
+    Segment back;
+    const auto fits = serialize_frame(o, std::size_t{cfg.mss} + 20, frame, back);
+    EXPECT_TRUE(fits) << flags_str(o.flags) << " seq " << o.seq;
+    if (fits && back.payload_len > 0) {
+      r.payload.assign(reinterpret_cast<const char*>(back.payload), back.payload_len);
     }
     r.seg.payload_src = nullptr;  // dead after clear_output()
     out_.push_back(std::move(r));

@@ -31,6 +31,12 @@ struct Out {
 
 std::string flags_str(std::uint8_t f);
 
+// Serializes `o` (header, options, payload) into `frame` of exactly `room`
+// bytes and parses it back into `back`; fails when it does not fit or when
+// the frame does not hold what its header says.
+::testing::AssertionResult serialize_frame(const OutSegment& o, std::size_t room,
+                                           std::vector<std::uint8_t>& frame, Segment& back);
+
 inline TcpOptions mss_option(std::uint16_t mss = 1460) {
   TcpOptions o;
   o.has_mss = true;

@@ -35,6 +35,7 @@ enum class L3DropReason : std::uint8_t {
   kIcmpUnsupported,  // ICMP other than echo request (not answered)
   kNoRoute,          // tx: destination off-subnet and no gateway configured
   kMultiSegment,     // rx: chained mbuf that could not be linearized
+  kTxFrameTooBig,    // tx: frame larger than the mbuf's room; never written
   kCount,
 };
 inline constexpr int kNumL3DropReasons = static_cast<int>(L3DropReason::kCount);
@@ -79,6 +80,8 @@ constexpr std::string_view to_string(L3DropReason r) {
       return "no_route";
     case L3DropReason::kMultiSegment:
       return "multi_segment";
+    case L3DropReason::kTxFrameTooBig:
+      return "tx_frame_too_big";
     case L3DropReason::kCount:
       break;
   }

@@ -21,6 +21,7 @@ struct TcpConfig {
   std::uint32_t syn_retries = 5;                // SYN / SYN-ACK retransmissions
   std::uint32_t max_retries = 15;               // data retransmissions before giving up
   std::uint16_t mss = 1460;                     // our MSS (from MTU 1500)
+  std::uint16_t min_mss = 88;                   // floor for the peer's MSS (CVE-2019-11479)
   std::uint32_t rcv_buf = 256 * 1024;           // receive window we offer (bytes)
   std::uint32_t snd_buf = 256 * 1024;           // per-connection send buffer limit
   std::uint32_t max_connections = 1u << 20;     // per core; SYN beyond is dropped

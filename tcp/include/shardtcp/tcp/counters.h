@@ -135,6 +135,9 @@ struct TcpCounters {
   Counter keepalive_probes;
   Counter zero_window_probes;
   Counter conn_limit_drops;
+  // Segments refused by the engine's emit(): payload above the connection's
+  // MSS or a frame above the MTU. Never sent; nonzero means an engine bug.
+  Counter out_oversize;
   std::array<Counter, kNumDropReasons> drops;
 
   // Exact number of connections per state, moved only by the one set_state().
