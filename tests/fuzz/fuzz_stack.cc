@@ -959,6 +959,9 @@ class Harness {
              static_cast<long long>(c.in(st).get()), static_cast<long long>(want));
       }
     }
+    // emit() drops (and counts) a segment that breaks its contract: that is
+    // an engine bug, which the checks above must see.
+    if (c.out_oversize.get() != 0) fail("side %d: emit() refused a segment (out_oversize)", side);
     const std::int64_t oldest = oldest_cw_ == kNever ? 0 : static_cast<std::int64_t>(oldest_cw_);
     if (c.oldest_close_wait_since.get() != oldest) fail("oldest_close_wait_since gauge");
     // A deadline already past (input() runs no timers) is due at the next

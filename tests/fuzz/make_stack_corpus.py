@@ -136,6 +136,14 @@ CASES = {
     inject(ACK, seq=1, seq_mode=ABS, ack=5, ack_mode=ABS, tup=4) +
     inject(SYN | FIN, seq=9, seq_mode=ABS, tup=0, mss=1460) + listen(0, 1) +
     inject(SYN, seq=3, seq_mode=ABS, ack_mode=ABS, tup=5, idx=1, mss=1460) + time(T_3S),
+    # Issue 9: a peer MSS below the option space (12 bytes of TSopt) and a
+    # response; before the tcp.min_mss floor these wrapped the MSS to ~65,530
+    # (oversized frames) or to 0 (a connection that never sends).
+    "hostile_mss4_ts": cfg() + handshake(mss=4) + data(100) + app(0, SEND, 20000) + ack_all() +
+    time(T_200MS) + ack_all(),
+    "hostile_mss12_ts": cfg() + handshake(mss=12) + app(0, SEND, 3000) + time(T_1S) + ack_all(),
+    "hostile_mss1_no_ts": cfg() + handshake(mss=1, ts=False) + app(0, SEND, 3000) +
+    ack_all(ts=False) + time(T_1S),
     # Active open to a fake server; its SYN-ACK, data both ways, RST.
     "active_fake_server": cfg() + connect(0, 1) +
     inject(SYN | ACK, seq=0x7FFFFFF0, seq_mode=ABS, tup=CONN, idx=0, window=65535, mss=1460,
