@@ -7,6 +7,13 @@
 // TCP flow control, never aborted, and memory stays bounded (one view plus
 // the receive window). on_writable flushes the queue and resumes reading.
 // Peer EOF: the queue is flushed, then the connection is closed.
+//
+// Idle timeout (app.idle_timeout_ms; 0 = never): a connection that neither
+// delivered bytes nor took any of our echo for that long is closed (FIN; RST
+// if the engine still holds bytes it sent), and a connection still closing
+// one more idle period later is aborted (RST). On the engine's deadline, armed
+// lazily: activity only records the time, the deadline moves when it fires.
+// Counted (idle_timeouts(), shardtcp_echo_idle_timeouts_total).
 #pragma once
 
 #include <cstddef>
@@ -21,7 +28,7 @@ struct EchoConn;
 
 class EchoServer {
  public:
-  EchoServer() = default;
+  explicit EchoServer(tcp::TimeUs idle_timeout = 0) : idle_timeout_(idle_timeout) {}
   EchoServer(const EchoServer&) = delete;
   EchoServer& operator=(const EchoServer&) = delete;
   ~EchoServer();
@@ -32,8 +39,13 @@ class EchoServer {
   // Internal (used by the callbacks).
   void accept(tcp::Connection& c);
   void release(EchoConn* e);
+  tcp::TimeUs idle_timeout() const { return idle_timeout_; }
+  const tcp::Counter& idle_timeouts() const { return idle_timeouts_; }
+  void count_idle_timeout() { idle_timeouts_.inc(); }
 
  private:
+  tcp::TimeUs idle_timeout_;
+  tcp::Counter idle_timeouts_;
   ConnRegistry<EchoConn> conns_;
 };
 

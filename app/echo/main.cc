@@ -15,9 +15,14 @@ int main(int argc, char** argv) {
     // One server per core (index < kMaxCores), used only by its core.
     std::vector<std::unique_ptr<app::EchoServer>> servers;
     for (unsigned i = 0; i < dataplane::kMaxCores; ++i) {
-      servers.push_back(std::make_unique<app::EchoServer>());
+      servers.push_back(std::make_unique<app::EchoServer>(cfg.app.idle_timeout));
     }
     dataplane::AppSetup setup;
+    setup.counters.push_back(dataplane::AppCounter{
+        "shardtcp_echo_idle_timeouts_total", "Echo connections closed by app.idle_timeout_ms.", "",
+        "", [&servers](unsigned core) -> const tcp::Counter* {
+          return core < servers.size() ? &servers[core]->idle_timeouts() : nullptr;
+        }});
     setup.setup = [&](tcp::Stack& stack, unsigned core) {
       app::listen_all(stack, core, cfg, app::EchoServer::handlers(), servers[core].get(),
                       "shardtcp-echo");

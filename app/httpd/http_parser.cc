@@ -41,35 +41,58 @@ void apply_connection(std::string_view v, HttpRequest& r) {
   }
 }
 
+// One line of the head at `pos`: the bytes before the next LF, without a
+// CR just before it (RFC 9112 §2.2: CRLF, or a bare LF a recipient may
+// accept). False when no LF follows yet.
+bool next_line(std::string_view buf, std::size_t& pos, std::string_view& line) {
+  const std::size_t lf = buf.find('\n', pos);
+  if (lf == std::string_view::npos) return false;
+  line = buf.substr(pos, lf - pos);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  pos = lf + 1;
+  return true;
+}
+
 }  // namespace
 
 ParseResult parse_request(std::string_view buf, HttpRequest& out) {
   out = HttpRequest{};
+  // The head is bounded however it is framed: leading empty lines count too.
+  const std::string_view scan = buf.substr(0, kMaxRequestHead + 1);
+  const ParseResult short_of_end =
+      buf.size() > kMaxRequestHead ? ParseResult::kTooLarge : ParseResult::kIncomplete;
   // RFC 9112 §2.2: ignore at least one empty line before the request line.
-  std::size_t start = 0;
-  while (start + 1 < buf.size() && buf[start] == '\r' && buf[start + 1] == '\n') start += 2;
-  const std::size_t end = buf.find("\r\n\r\n", start);
-  if (end == std::string_view::npos) {
-    return buf.size() > kMaxRequestHead ? ParseResult::kBad : ParseResult::kIncomplete;
+  std::size_t pos = 0;
+  std::string_view line;
+  do {
+    if (!next_line(scan, pos, line)) return short_of_end;
+  } while (line.empty());
+  const std::string_view request_line = line;
+  // Header fields up to the empty line that ends the head.
+  const std::size_t fields_begin = pos;
+  std::size_t fields_end = pos;
+  for (;;) {
+    if (!next_line(scan, pos, line)) return short_of_end;
+    if (line.empty()) break;
+    fields_end = pos;
   }
-  if (end - start > kMaxRequestHead) return ParseResult::kBad;
-  out.head_len = end + 4;
-  std::string_view head = buf.substr(start, end - start);
+  out.head_len = pos;
+  // RFC 9112 §2.2: a bare CR (not ending a line) is invalid.
+  if (request_line.find('\r') != std::string_view::npos) return ParseResult::kBad;
+  std::string_view fields = buf.substr(fields_begin, fields_end - fields_begin);
 
   // request-line = method SP request-target SP HTTP-version
-  const std::size_t eol = head.find("\r\n");
-  std::string_view line = head.substr(0, eol);
-  head = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
-  const std::size_t sp1 = line.find(' ');
+  const std::string_view rl = request_line;
+  const std::size_t sp1 = rl.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return ParseResult::kBad;
-  const std::size_t sp2 = line.find(' ', sp1 + 1);
+  const std::size_t sp2 = rl.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return ParseResult::kBad;
-  out.method = line.substr(0, sp1);
+  out.method = rl.substr(0, sp1);
   for (char c : out.method) {
     if (!is_token_char(c)) return ParseResult::kBad;
   }
-  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  const std::string_view version = line.substr(sp2 + 1);
+  std::string_view target = rl.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = rl.substr(sp2 + 1);
   if (version == "HTTP/1.1") {
     out.version_minor = 1;
     out.keep_alive = true;
@@ -85,10 +108,10 @@ ParseResult parse_request(std::string_view buf, HttpRequest& out) {
   }
   out.target = target;
 
-  while (!head.empty()) {
-    const std::size_t e = head.find("\r\n");
-    const std::string_view field = head.substr(0, e);
-    head = e == std::string_view::npos ? std::string_view{} : head.substr(e + 2);
+  std::size_t fpos = 0;
+  std::string_view field;
+  while (next_line(fields, fpos, field)) {
+    if (field.find('\r') != std::string_view::npos) return ParseResult::kBad;
     const std::size_t colon = field.find(':');
     // RFC 9112 §5.1: no whitespace between the field name and the colon.
     if (colon == std::string_view::npos || colon == 0) return ParseResult::kBad;

@@ -47,6 +47,12 @@ struct HttpConn : ConnEntry<HttpConn> {
   bool peer_closed = false;
   bool held = false;
   bool close_pending = false;  // close() once the engine's held bytes are read
+  // Timeouts (see http_server.h): the deadline armed is for `phase`.
+  HttpTimeout phase = HttpTimeout::kHeader;
+  bool answered = false;         // a response was completed: idle means keep-alive
+  bool restart = false;          // a response ended since the deadline was armed
+  std::uint64_t sent_total = 0;  // bytes send() took
+  std::uint64_t acked_mark = 0;  // bytes acknowledged at the last progress check
 };
 
 namespace {
@@ -117,6 +123,7 @@ bool flush(HttpConn& h) {
     const std::size_t n = c.send(h.head.data() + h.head_off, h.head.size() - h.head_off);
     if (n == 0) return false;
     h.head_off += n;
+    h.sent_total += n;
   }
   while (h.body_pos < h.body_len) {
     const std::uint64_t left = h.body_len - h.body_pos;
@@ -125,13 +132,57 @@ bool flush(HttpConn& h) {
                                  static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk)));
     if (n == 0) return false;  // backpressure: on_writable resumes
     h.body_pos += n;
+    h.sent_total += n;
   }
   h.responding = false;
   return true;
 }
 
+// --- timeouts -------------------------------------------------------------------
+
+tcp::TimeUs timeout_of(const HttpConn& h, HttpTimeout k) {
+  const HttpTimeouts& t = h.server->timeouts();
+  switch (k) {
+    case HttpTimeout::kHeader:
+      return t.header;
+    case HttpTimeout::kKeepalive:
+      return t.keepalive;
+    case HttpTimeout::kSend:
+      return t.send;
+  }
+  return 0;
+}
+
+// Bytes of our responses the peer has acknowledged (monotone).
+std::uint64_t acked(const HttpConn& h) { return h.sent_total - h.conn->send_queued(); }
+
+// Arms the connection's one deadline for `k`, counted from now.
+void arm(HttpConn& h, HttpTimeout k) {
+  h.phase = k;
+  h.restart = false;
+  if (k == HttpTimeout::kSend) h.acked_mark = acked(h);
+  const tcp::TimeUs t = timeout_of(h, k);
+  h.conn->set_deadline(t == 0 ? tcp::kNever : h.conn->now() + t);
+}
+
+// After pump(): the deadline that fits what the connection waits for. The
+// header deadline is not restarted while the same head is still arriving.
+void update_deadline(HttpConn& h) {
+  HttpTimeout want = HttpTimeout::kKeepalive;
+  if (h.responding) {
+    want = HttpTimeout::kSend;
+  } else if (!h.in.empty() || !h.answered) {
+    want = HttpTimeout::kHeader;
+  }
+  if (want != h.phase || h.restart) arm(h, want);
+}
+
 void close_conn(HttpConn& h) {
   h.closing = true;
+  // What is still queued must drain under the send timeout: a peer that
+  // never reads would otherwise keep the closing connection (and its
+  // buffered response) forever.
+  arm(h, HttpTimeout::kSend);
   // Requests the engine still holds for us will not be answered: read them
   // (on_data ignores them now), so close() sends FIN after the response
   // instead of the RST that closing with unread data draws (RFC 9293 §3.10.4).
@@ -152,11 +203,14 @@ void pump(HttpConn& h) {
     if (h.closing) return;
     if (h.responding) {
       if (!flush(h)) {
+        update_deadline(h);  // the send timeout watches a blocked response
         // The client does not read our response as fast as it sends
         // requests: stop reading; TCP flow control holds it back.
         h.conn->set_receive_paused(true);
         return;
       }
+      h.answered = true;
+      h.restart = true;  // the next head (or idle time) counts from here
       if (h.close_after) return close_conn(h);
     }
     if (h.in.empty()) break;
@@ -168,6 +222,13 @@ void pump(HttpConn& h) {
       respond_text(h, 400, "Bad Request", "bad request\n", false, false, 1);
       continue;
     }
+    if (r == ParseResult::kTooLarge) {
+      // RFC 6585 §5; then close: where the next request starts is unknown.
+      h.in.clear();
+      respond_text(h, 431, "Request Header Fields Too Large", "request head too large\n", false,
+                   false, 1);
+      continue;
+    }
     route(h, req);
     h.in.erase(0, req.head_len);
   }
@@ -177,8 +238,29 @@ void pump(HttpConn& h) {
     close_conn(h);
     return;
   }
-  // Everything answered: read on (held requests may arrive inside the call).
+  update_deadline(h);
+  // Everything answered: read on (held requests may arrive inside the call,
+  // and may end the connection: nothing touches h after this).
   if (h.conn->receive_paused()) h.conn->set_receive_paused(false);
+}
+
+// A deadline passed (the engine calls this on the owning core, never early).
+void on_deadline(tcp::Connection& c) {
+  auto* h = static_cast<HttpConn*>(c.user());
+  if (h == nullptr || h->held) return;
+  if (h->closing || h->phase == HttpTimeout::kSend) {
+    // Send timeout: progress since the last check re-arms it; a closing
+    // connection with nothing left to send is the engine's to finish.
+    if (h->closing && c.send_queued() == 0) return;
+    if (acked(*h) > h->acked_mark) return arm(*h, HttpTimeout::kSend);
+    h->server->count_timeout(HttpTimeout::kSend);
+    h->closing = true;
+    c.abort();  // RST; on_closed (inside) frees h
+    return;
+  }
+  // Header or keep-alive timeout: close quietly with FIN (as nginx does).
+  h->server->count_timeout(h->phase);
+  close_conn(*h);
 }
 
 void on_data(tcp::Connection& c, tcp::ByteView data) {
@@ -205,7 +287,12 @@ void on_data(tcp::Connection& c, tcp::ByteView data) {
 
 void on_writable(tcp::Connection& c) {
   auto* h = static_cast<HttpConn*>(c.user());
-  if (h != nullptr) pump(*h);
+  if (h == nullptr) return;
+  // Send progress: the peer acknowledged something, the send timeout restarts.
+  if (h->phase == HttpTimeout::kSend && !h->closing && acked(*h) > h->acked_mark) {
+    arm(*h, HttpTimeout::kSend);
+  }
+  pump(*h);
 }
 
 void on_peer_closed(tcp::Connection& c) {
@@ -217,15 +304,34 @@ void on_peer_closed(tcp::Connection& c) {
 
 }  // namespace
 
+const char* to_string(HttpTimeout k) {
+  switch (k) {
+    case HttpTimeout::kHeader:
+      return "header";
+    case HttpTimeout::kKeepalive:
+      return "keepalive";
+    case HttpTimeout::kSend:
+      return "send";
+  }
+  return "?";
+}
+
 const tcp::Handlers& HttpServer::handlers() {
-  static const tcp::Handlers h =
-      registry_handlers<HttpServer, HttpConn>(on_data, on_writable, on_peer_closed);
+  static const tcp::Handlers h = [] {
+    tcp::Handlers x = registry_handlers<HttpServer, HttpConn>(on_data, on_writable, on_peer_closed);
+    x.on_deadline = on_deadline;
+    return x;
+  }();
   return h;
 }
 
 HttpServer::~HttpServer() { teardown(); }
 
-void HttpServer::accept(tcp::Connection& c) { conns_.adopt(c)->server = this; }
+void HttpServer::accept(tcp::Connection& c) {
+  HttpConn* h = conns_.adopt(c);
+  h->server = this;
+  arm(*h, HttpTimeout::kHeader);  // the first head counts from accept
+}
 
 void HttpServer::release(HttpConn* h) {
   if (h->held) --held_count_;
@@ -233,6 +339,7 @@ void HttpServer::release(HttpConn* h) {
 }
 
 void HttpServer::hold(HttpConn* h) {
+  h->conn->set_deadline(tcp::kNever);  // test mode: held until SIGUSR1
   if (!h->held) {
     h->held = true;
     ++held_count_;

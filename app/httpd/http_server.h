@@ -12,6 +12,25 @@
 // then close); HTTP/1.0 closes unless `Connection: keep-alive`. Pipelined and
 // partial requests are handled in order across segments.
 //
+// Timeouts (nginx's, on the engine's per-connection deadline; 0 = off):
+//   header     a complete request head must arrive within this time, counted
+//              from accept, from the first byte of a request on an idle
+//              keep-alive connection, or from the end of the previous
+//              response when part of the next request is already buffered
+//              (client_header_timeout). Not restarted by each byte, so a
+//              client dribbling a head cannot hold the connection.
+//   keepalive  an idle connection (previous response sent, no byte of a new
+//              request) is closed after this time (keepalive_timeout).
+//   send       while response bytes wait (in the send buffer or not yet
+//              taken by it), the peer must acknowledge something at least
+//              once per this interval (send_timeout); checked when the
+//              deadline fires, so a stalled reader is aborted between one
+//              and two intervals after its last progress.
+// Header and keep-alive timeouts close quietly with FIN and no response, as
+// nginx does (it logs a 408 it does not send); a send timeout aborts with
+// RST, which frees the buffered response at once. Each is counted
+// (timeouts(kind), exported as shardtcp_http_timeouts_total{kind}).
+//
 // Peer EOF (on_peer_closed): the response in progress is finished, then the
 // connection is closed. With app.hold_close_wait = true (test mode) the
 // connection is instead held in CLOSE-WAIT until the process receives
@@ -19,6 +38,7 @@
 // held again).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -29,9 +49,21 @@ namespace shardtcp::app {
 
 struct HttpConn;
 
+// Application timeouts in engine time (microseconds); 0 = never.
+struct HttpTimeouts {
+  tcp::TimeUs header = 60 * tcp::kUsPerSec;     // nginx client_header_timeout
+  tcp::TimeUs keepalive = 75 * tcp::kUsPerSec;  // nginx keepalive_timeout
+  tcp::TimeUs send = 60 * tcp::kUsPerSec;       // nginx send_timeout
+};
+
+enum class HttpTimeout : std::uint8_t { kHeader, kKeepalive, kSend };
+inline constexpr int kNumHttpTimeouts = 3;
+const char* to_string(HttpTimeout k);  // "header", "keepalive", "send"
+
 class HttpServer {
  public:
-  explicit HttpServer(bool hold_close_wait) : hold_close_wait_(hold_close_wait) {}
+  explicit HttpServer(bool hold_close_wait, const HttpTimeouts& timeouts = {})
+      : hold_close_wait_(hold_close_wait), timeouts_(timeouts) {}
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   ~HttpServer();
@@ -52,9 +84,17 @@ class HttpServer {
   void release(HttpConn* h);  // unlinks and frees
   void hold(HttpConn* h);
   bool hold_close_wait() const { return hold_close_wait_; }
+  const HttpTimeouts& timeouts() const { return timeouts_; }
+  // Connections ended by each timeout (read by the metrics exporter thread).
+  const tcp::Counter& timeout_count(HttpTimeout k) const {
+    return timeout_counts_[static_cast<std::size_t>(k)];
+  }
+  void count_timeout(HttpTimeout k) { timeout_counts_[static_cast<std::size_t>(k)].inc(); }
 
  private:
   bool hold_close_wait_;
+  HttpTimeouts timeouts_;
+  std::array<tcp::Counter, kNumHttpTimeouts> timeout_counts_;
   ConnRegistry<HttpConn> conns_;
   std::size_t held_count_ = 0;
   std::uint32_t release_seen_ = 0;

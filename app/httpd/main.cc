@@ -29,11 +29,25 @@ int main(int argc, char** argv) {
 
     // One server per core (index < kMaxCores), created before launch, used
     // only by its core.
+    app::HttpTimeouts timeouts;
+    timeouts.header = cfg.app.header_timeout;
+    timeouts.keepalive = cfg.app.keepalive_timeout;
+    timeouts.send = cfg.app.send_timeout;
     std::vector<std::unique_ptr<app::HttpServer>> servers;
     for (unsigned i = 0; i < dataplane::kMaxCores; ++i) {
-      servers.push_back(std::make_unique<app::HttpServer>(cfg.app.hold_close_wait));
+      servers.push_back(std::make_unique<app::HttpServer>(cfg.app.hold_close_wait, timeouts));
     }
     dataplane::AppSetup setup;
+    for (int k = 0; k < app::kNumHttpTimeouts; ++k) {
+      const auto kind = static_cast<app::HttpTimeout>(k);
+      setup.counters.push_back(dataplane::AppCounter{
+          "shardtcp_http_timeouts_total",
+          "HTTP connections ended by a timeout: header and keepalive close with FIN, send "
+          "aborts with RST (app.*_timeout_ms).",
+          "kind", app::to_string(kind), [&servers, kind](unsigned core) -> const tcp::Counter* {
+            return core < servers.size() ? &servers[core]->timeout_count(kind) : nullptr;
+          }});
+    }
     setup.setup = [&](tcp::Stack& stack, unsigned core) {
       app::listen_all(stack, core, cfg, app::HttpServer::handlers(), servers[core].get(),
                       "shardtcp-httpd");

@@ -440,7 +440,21 @@ std::vector<Section> make_sections() {
                    [](auto& c) -> auto& { return c.metrics.enabled; }),
                special("listen", Kind::kString,
                        "exporter address \"host:port\" (kernel socket, in the process's netns)",
-                       parse_metrics_listen, [](const C& c) { return quote(c.metrics.listen); })}});
+                       parse_metrics_listen, [](const C& c) { return quote(c.metrics.listen); }),
+               integer<C>(
+                   "request_timeout_ms", "ms", 100, 600000,
+                   "time a client gets for a whole request head, and again to take the response; "
+                   "then the exporter closes the connection",
+                   [](auto& c) -> auto& { return c.metrics.request_timeout_ms; }),
+               integer<C>(
+                   "max_connections", "", 1, 4096,
+                   "open exporter connections; beyond, the oldest one waiting for a request is "
+                   "closed",
+                   [](auto& c) -> auto& { return c.metrics.max_connections; }),
+               integer<C>(
+                   "max_request_bytes", "bytes", 512, 1048576,
+                   "largest request head the exporter reads; a longer one is answered 431",
+                   [](auto& c) -> auto& { return c.metrics.max_request_bytes; })}});
   s.push_back(
       Section{"app",
               {special("listen_ports", Kind::kIntegerList,
@@ -449,7 +463,26 @@ std::vector<Section> make_sections() {
                boolean<C>(
                    "hold_close_wait",
                    "test mode: never close after the peer's FIN (holds connections in CLOSE-WAIT)",
-                   [](auto& c) -> auto& { return c.app.hold_close_wait; })}});
+                   [](auto& c) -> auto& { return c.app.hold_close_wait; }),
+               ms(
+                   "header_timeout_ms", 0, 86400000,
+                   "httpd: close (FIN, no response) a connection whose request head is not "
+                   "complete this long after accept or its first byte (0 = never)",
+                   [](auto& c) -> auto& { return c.app.header_timeout; }),
+               ms(
+                   "keepalive_timeout_ms", 0, 86400000,
+                   "httpd: close (FIN) a keep-alive connection idle this long after a response "
+                   "(0 = never)",
+                   [](auto& c) -> auto& { return c.app.keepalive_timeout; }),
+               ms(
+                   "send_timeout_ms", 0, 86400000,
+                   "httpd: abort (RST) a connection whose peer acknowledges none of a waiting "
+                   "response for this long (0 = never)",
+                   [](auto& c) -> auto& { return c.app.send_timeout; }),
+               ms(
+                   "idle_timeout_ms", 0, 86400000,
+                   "echo: close (FIN) a connection with no bytes either way this long (0 = never)",
+                   [](auto& c) -> auto& { return c.app.idle_timeout; })}});
   return s;
 }
 

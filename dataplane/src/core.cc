@@ -214,6 +214,7 @@ void Core::rx_ipv4(rte_mbuf* m, std::uint32_t len) {
   const std::uint32_t total = rte_be_to_cpu_16(ip->total_length);
   if (total < ihl || kEthLen + total > len) return drop(m, L3DropReason::kIpBadTotalLen);
   // Ethernet pads short frames to 60 bytes: the IP total length is the truth.
+  // len is the mbuf's data_len (a uint16_t), so the difference fits too.
   if (kEthLen + total < len) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(len - kEthLen - total));
 
   const std::uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;

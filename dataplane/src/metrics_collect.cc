@@ -364,6 +364,23 @@ void MetricsExporter::Collector::collect_hooks(std::deque<MetricFamily>& out) co
       sample(f, {{"pool", p.name}, {"state", "free"}}, as_double(p.free));
     }
   }
+  // Application counters: consecutive entries with one name share a family.
+  MetricFamily* app = nullptr;
+  for (const AppCounter& a : hooks_.app_counters) {
+    if (app == nullptr || app->name != a.name) {
+      app = &family(out, a.name, a.help, MetricType::Counter);
+    }
+    for (const auto& c : cores_) {
+      const tcp::Counter* v = a.counter ? a.counter(c.core) : nullptr;
+      if (v == nullptr) continue;
+      if (a.label.empty()) {
+        sample(*app, {{"core", std::to_string(c.core)}}, as_double(v->get()));
+      } else {
+        sample(*app, {{"core", std::to_string(c.core)}, {a.label.c_str(), a.label_value}},
+               as_double(v->get()));
+      }
+    }
+  }
   auto& build = family(out, "shardtcp_build_info", "Build information (value is always 1).",
                        MetricType::Gauge);
   sample(build, {{"version", hooks_.version}, {"dpdk_version", hooks_.dpdk_version}}, 1.0);

@@ -75,6 +75,7 @@ std::string start_metrics(const config::Config& cfg, const RuntimeInfo& info) {
   // The Stacks' clock (RuntimeInfo::now_us); empty -> the CLOSE-WAIT age
   // family is left out rather than exported wrong.
   hooks.now_us = info.now_us;
+  hooks.app_counters = info.app_counters;
   hooks.version = SHARDTCP_VERSION;
   hooks.dpdk_version = dpdk_version();
 

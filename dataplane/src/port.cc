@@ -96,8 +96,8 @@ Status configure_port(const config::Config& cfg, unsigned cores, PortPlan& plan)
   if (plan.hw_rss && info.reta_size != 0) {
     // Queue of a flow = reta[hash % reta_size] = (hash % reta_size) % cores:
     // owner_core() computes the same, so active opens can target a core.
-    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) /
-                                               RTE_ETH_RETA_GROUP_SIZE);
+    constexpr std::size_t kGroup = RTE_ETH_RETA_GROUP_SIZE;  // 64 entries per group
+    std::vector<rte_eth_rss_reta_entry64> reta((std::size_t{info.reta_size} + kGroup - 1) / kGroup);
     for (unsigned i = 0; i < info.reta_size; ++i) {
       auto& g = reta[i / RTE_ETH_RETA_GROUP_SIZE];
       g.mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);

@@ -37,6 +37,11 @@ namespace shardtcp::dataplane {
 
 namespace {
 
+// RTE_LCORE_FOREACH without its implicit int -> unsigned conversion of -1:
+// rte_get_next_lcore(i) starts at i + 1, so UINT_MAX (i + 1 wraps to 0)
+// yields the first enabled lcore, as DPDK's own macro intends.
+unsigned first_lcore() { return rte_get_next_lcore(~0u, 0, 0); }
+
 // Lock-free, so safe to store from a signal handler.
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
@@ -144,8 +149,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     }
     // One pool per core, on the core's socket: RX queue q fills from pool q.
     unsigned idx = 0;
-    unsigned lc;
-    RTE_LCORE_FOREACH(lc) {
+    for (unsigned lc = first_lcore(); lc < RTE_MAX_LCORE; lc = rte_get_next_lcore(lc, 0, 0)) {
       const std::string name = "stcp_mb" + std::to_string(idx);
       rte_mempool* mp = rte_pktmbuf_pool_create(
           name.c_str(), cfg.mempool.mbufs, std::min<unsigned>(cfg.mempool.cache_size, 512), 0,
@@ -193,8 +197,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     LaunchCtx ctx;
     ctx.by_lcore.assign(RTE_MAX_LCORE, nullptr);
     unsigned idx = 0;
-    unsigned lc;
-    RTE_LCORE_FOREACH(lc) {
+    for (unsigned lc = first_lcore(); lc < RTE_MAX_LCORE; lc = rte_get_next_lcore(lc, 0, 0)) {
       const std::uint16_t rxq = idx < plan.nb_rxq ? static_cast<std::uint16_t>(idx) : kNoQueue;
       owned.push_back(
           std::make_unique<Core>(sh, idx, lc, pools[idx], rxq, static_cast<std::uint16_t>(idx)));
@@ -212,6 +215,7 @@ int run(const config::Config& cfg, const AppSetup& app) {
     info.rx_cksum_offload = plan.features.rx_ip_cksum && plan.features.rx_tcp_cksum;
     info.tx_cksum_offload = plan.features.tx_ip_cksum && plan.features.tx_tcp_cksum;
     info.hugepages = eal.hugepages;
+    info.app_counters = app.counters;
     // The Stacks' clock (Core::now_us(): same TSC origin), for observers on
     // other threads, e.g. the exporter's age of the oldest CLOSE-WAIT.
     info.now_us = [us_per_tsc = sh.us_per_tsc, tsc0 = sh.tsc0] {

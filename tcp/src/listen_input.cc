@@ -289,6 +289,9 @@ bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_r
 // RFC 4987 §3.6: the SYN queue is full, so the SYN-ACK's ISN is a cookie and
 // nothing is stored. Without timestamps a cookie cannot carry window scale or
 // SACK, so those are not offered (as Linux does).
+// The cookie carries the peer's MSS rounded down to its table, whose smallest
+// entry is 536 (RFC 9293 §3.7.1's default every IPv4 host accepts, as in
+// Linux); syn_cookie_ack() then passes it through negotiate_options().
 void StackImpl::send_cookie_syn_ack(const Segment& seg) {
   const std::uint16_t peer_mss = seg.opts.has_mss && seg.opts.mss != 0 ? seg.opts.mss : 536;
   OutSegment o;

@@ -157,6 +157,7 @@ ParseStatus parse_segment(const std::uint8_t* tcp, std::size_t len, Segment& out
   const ParseStatus st = parse_options(tcp + kMinHeader, hdr - kMinHeader, out.opts);
   if (st != ParseStatus::kOk) return st;
   out.payload = tcp + hdr;
+  // len is bounded by the IPv4 total length (< 2^16), so this never narrows.
   out.payload_len = static_cast<std::uint32_t>(len - hdr);
   return ParseStatus::kOk;
 }
@@ -175,6 +176,8 @@ std::size_t write_tcp_header(const OutSegment& seg, std::uint8_t* dst) {
   p = wr16(p, seg.tuple.remote_port);
   p = wr32(p, seg.seq);
   p = wr32(p, seg.ack);
+  // len <= 60: 20 + at most 40 option bytes (sack_blocks_that_fit keeps the
+  // options within kMaxOptions), so len / 4 fits the 4-bit data offset.
   *p++ = static_cast<std::uint8_t>((len / 4) << 4);
   *p++ = seg.flags;
   p = wr16(p, seg.window);
@@ -260,6 +263,9 @@ std::uint16_t tcp_checksum(Ipv4 src, Ipv4 dst, const std::uint8_t* tcp, std::siz
   wr32(ph + 4, dst);
   ph[8] = 0;
   ph[9] = 6;
+  // An IPv4 datagram is at most 65535 bytes (16-bit total length, RFC 791),
+  // so a TCP segment's length fits the 16-bit field; the dataplane checks the
+  // total length before it calls this (rx: against the frame; tx: <= 0xFFFF).
   wr16(ph + 10, static_cast<std::uint16_t>(len));
   return checksum_fold(checksum_partial(tcp, len, checksum_partial(ph, sizeof(ph))));
 }

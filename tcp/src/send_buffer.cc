@@ -66,6 +66,7 @@ std::size_t SendBuffer::append(ChunkPool& pool, const std::uint8_t* data, std::s
     std::memcpy(tail_->data + tail_used, data + done, n);
     done += n;
   }
+  // done <= limit - size_ (a uint32_t): the sum stays within uint32_t.
   size_ += static_cast<std::uint32_t>(done);
   return done;
 }

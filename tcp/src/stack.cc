@@ -393,6 +393,14 @@ void StackImpl::set_keepalive(Tcb& t, bool on) {
   rearm(t);
 }
 
+void StackImpl::set_deadline(Tcb& t, TimeUs at) {
+  // Only while the application owns the connection: after on_closed the
+  // pointer is dead, and a Tcb still in SYN-RECEIVED has no owner yet.
+  if (t.dead || !t.app_owned) return;
+  t.app_at = at;
+  rearm(t);
+}
+
 // --- public wrappers ----------------------------------------------------------------------
 
 namespace {
@@ -404,6 +412,7 @@ std::size_t Connection::send(const void* data, std::size_t len) {
   return tcb(this).stack->send(tcb(this), data, len);
 }
 std::size_t Connection::send_space() const { return tcb(this).stack->send_space(tcb(this)); }
+std::size_t Connection::send_queued() const { return tcb(this).sndbuf.size(); }
 void Connection::shutdown() { tcb(this).stack->shutdown(tcb(this)); }
 void Connection::close() { tcb(this).stack->close(tcb(this)); }
 void Connection::abort() { tcb(this).stack->abort(tcb(this)); }
@@ -412,6 +421,9 @@ void Connection::set_keepalive(bool on) { tcb(this).stack->set_keepalive(tcb(thi
 void Connection::set_receive_paused(bool paused) {
   tcb(this).stack->set_receive_paused(tcb(this), paused);
 }
+void Connection::set_deadline(TimeUs at) { tcb(this).stack->set_deadline(tcb(this), at); }
+TimeUs Connection::deadline() const { return tcb(this).app_at; }
+TimeUs Connection::now() const { return tcb(this).stack->now(); }
 bool Connection::receive_paused() const { return tcb(this).rcv_paused; }
 std::size_t Connection::received_unread() const { return tcb(this).rcv_held(); }
 void Connection::set_user(void* u) { tcb(this).user_ptr = u; }
@@ -432,6 +444,7 @@ Connection* Stack::connect(const FourTuple& t, const Handlers& h, void* user, Ti
 }
 void Stack::input(const Segment& seg, TimeUs now) { impl_->input(seg, now); }
 void Stack::poll(TimeUs now) { impl_->poll(now); }
+TimeUs Stack::now() const { return impl_->now(); }
 const std::vector<OutSegment>& Stack::output() const { return impl_->out_; }
 void Stack::clear_output() { impl_->out_.clear(); }
 std::size_t Stack::connection_count() const { return impl_->connection_count(); }

@@ -60,6 +60,7 @@ class StackImpl {
   void set_keepalive(Tcb& t, bool on);
   void set_receive_paused(Tcb& t, bool paused);
   void set_nodelay(Tcb& t, bool on);
+  void set_deadline(Tcb& t, TimeUs at);
 
   // The ONE place a state changes. Moves exactly one unit between two
   // TcpCounters::state gauges (CLOSED is not gauged), keeps the CLOSE-WAIT

@@ -50,6 +50,7 @@ class Tcb final : public Connection {
   TimeUs rtx_at = kNever;          // RTO, SYN(-ACK) retransmission or persist
   TimeUs delack_at = kNever;       // delayed ACK
   TimeUs idle_at = kNever;         // keepalive or FIN-WAIT-2
+  TimeUs app_at = kNever;          // application deadline (Connection::set_deadline)
   TimeUs last_rcv = 0;             // time of the last segment received (keepalive)
   TimeUs rtt_time = 0;             // when the timed segment (rtt_seq) was sent
   TimeUs last_data_sent = kNever;  // last data/FIN transmission (RFC 5681 §4.1 idle)

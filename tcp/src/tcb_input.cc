@@ -596,6 +596,7 @@ void StackImpl::deliver_held(Tcb& t, bool force) {
     t.reasm->deliver(
         t.rcv_read(),
         [&](ByteView v) {
+          // v is part of the held bytes, which rcv_buf (< 2^31) bounds.
           t.reasm->set_held_in_order(t.rcv_held() - static_cast<std::uint32_t>(v.size));
           if (!t.dead) deliver(t, v.data, static_cast<std::uint32_t>(v.size));
         },

@@ -171,8 +171,15 @@ void StackImpl::send_syn(Tcb& t) {
 
 void StackImpl::send_rst(Tcb& t) {
   // <SEQ=SND.NXT><CTL=RST>, with ACK as Linux does so stateful firewalls and
-  // peers in SYN-SENT accept it.
-  emit(segment_for(t, static_cast<std::uint8_t>(kRst | kAck), t.snd_max), 0);
+  // peers in SYN-SENT accept it. A RST is accepted only inside the peer's
+  // window (RFC 9293 §3.10.7.4, RFC 5961 §3): after a zero-window probe, or
+  // data beyond a window that shrank, SND.MAX lies past it and the RST would
+  // be ignored, so use the window's right edge then (Linux's
+  // tcp_acceptable_seq()). Aborting a reader that never reads depends on it.
+  const std::uint32_t wnd_end = t.snd_una + t.snd_wnd;
+  const bool synced = !in_state(t.state, State::kSynSent | State::kSynReceived);
+  const std::uint32_t seq = synced && seq_gt(t.snd_max, wnd_end) ? wnd_end : t.snd_max;
+  emit(segment_for(t, static_cast<std::uint8_t>(kRst | kAck), seq), 0);
 }
 
 // RFC 9293 §3.10.7.1 (and the "no TCB" cases of §3.10.7.2/3):

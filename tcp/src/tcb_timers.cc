@@ -1,8 +1,10 @@
 // Per-connection timers. One TimerNode per Tcb is armed at the earliest of
-// three deadlines (FreeBSD style):
+// four deadlines (FreeBSD style):
 //   rtx_at    RTO (RFC 6298), SYN/SYN-ACK retransmission, or persist (§3.8.6.1)
 //   delack_at delayed ACK (RFC 1122 §4.2.3.2)
 //   idle_at   keepalive (RFC 1122 §4.2.3.6) or orphaned FIN-WAIT-2 timeout
+//   app_at    the application's deadline (Connection::set_deadline), which
+//             fires Handlers::on_deadline after the engine's own timers
 // Plus TIME-WAIT entry creation (the compact entry has no timer node).
 #include <algorithm>
 
@@ -12,7 +14,7 @@ namespace shardtcp::tcp {
 
 void StackImpl::rearm(Tcb& t) {
   if (t.dead) return;
-  const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at});
+  const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at, t.app_at});
   if (d == kNever) {
     wheel_.cancel(t.timer);
   } else if (!t.timer.armed() || t.timer.deadline != d) {
@@ -54,6 +56,16 @@ void StackImpl::on_timer(Tcb& t) {
     t.idle_at = kNever;
     idle_expired(t);
     if (t.dead) return;
+  }
+  // The application's deadline, last: the engine's own timers have run, so
+  // the callback sees the connection as it is at `now_`. It is disarmed
+  // before the call; on_deadline may set it again, close or abort.
+  if (t.app_at <= now_) {
+    t.app_at = kNever;
+    if (t.app_owned && t.handlers != nullptr && t.handlers->on_deadline != nullptr) {
+      t.handlers->on_deadline(t);
+      if (t.dead) return;
+    }
   }
   rearm(t);
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine_harness.h"
+#include "http_parser.h"
 #include "http_server.h"
 
 namespace shardtcp::app {
@@ -29,7 +30,8 @@ tcp::TcpConfig small_buffers() {
 // One client connection to the server's port 80, driven segment by segment.
 class HttpOverStack : public ::testing::Test {
  protected:
-  HttpOverStack() : server_(false), h_(small_buffers()) {
+  HttpOverStack() : HttpOverStack(HttpTimeouts{}) {}
+  explicit HttpOverStack(const HttpTimeouts& t) : server_(false, t), h_(small_buffers()) {
     EXPECT_TRUE(h_.stack->listen(tcp::testing::kPort, HttpServer::handlers(), &server_));
   }
   ~HttpOverStack() override { server_.teardown(); }
@@ -130,6 +132,187 @@ TEST_F(HttpOverStack, ConnectionCloseWithRequestsStillHeldEndsWithFinNotRst) {
   EXPECT_TRUE(fin_);
   EXPECT_EQ(count(rx_, "HTTP/1.1 200 OK"), 2);  // the /bytes response and the close one
   EXPECT_GT(rx_.size(), 20000u);
+}
+
+// --- bare LF (RFC 9112 §2.2) ------------------------------------------------------
+
+TEST_F(HttpOverStack, BareLfRequestsPipelinedAndMixedAreAllAnswered) {
+  open();
+  in(kAck,
+     "GET / HTTP/1.1\nHost: t\n\n"
+     "GET /bytes/3 HTTP/1.1\r\nHost: t\n\r\n"
+     "GET /bytes/4 HTTP/1.1\nHost: t\r\n\n"
+     "GET / HTTP/1.1\nHost: t\nConnection: close\n\n");
+  read_all();
+  EXPECT_EQ(count(rx_, "HTTP/1.1 200 OK"), 4);
+  EXPECT_NE(rx_.find("\r\n\r\nabc"), std::string::npos);
+  EXPECT_NE(rx_.find("\r\n\r\nabcd"), std::string::npos);
+  EXPECT_TRUE(fin_);  // the last one asked to close
+  EXPECT_EQ(rsts_, 0);
+}
+
+TEST_F(HttpOverStack, TooLargeHeadGets431AndFin) {
+  open();
+  std::string head = "GET / HTTP/1.1\r\nX: ";
+  head += std::string(kMaxRequestHead, 'x');
+  for (std::size_t off = 0; off < head.size() && !fin_; off += 1000)
+    in(kAck, head.substr(off, 1000));
+  read_all();
+  EXPECT_EQ(rx_.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0), 0u);
+  EXPECT_NE(rx_.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(fin_);
+  EXPECT_EQ(rsts_, 0);
+}
+
+// --- timeouts (virtual clock; short values so each phase is distinct) ---------------
+
+constexpr tcp::TimeUs kSec = tcp::kUsPerSec;
+constexpr tcp::TimeUs kMs = tcp::kUsPerMs;
+
+HttpTimeouts short_timeouts() {
+  HttpTimeouts t;
+  t.header = 2 * kSec;
+  t.keepalive = 3 * kSec;
+  t.send = 4 * kSec;
+  return t;
+}
+
+class HttpTimeoutsTest : public HttpOverStack {
+ protected:
+  HttpTimeoutsTest() : HttpOverStack(short_timeouts()) {}
+  std::uint64_t timeouts(HttpTimeout k) const { return server_.timeout_count(k).get(); }
+  void expect_counts(std::uint64_t header, std::uint64_t keepalive, std::uint64_t send) const {
+    EXPECT_EQ(timeouts(HttpTimeout::kHeader), header);
+    EXPECT_EQ(timeouts(HttpTimeout::kKeepalive), keepalive);
+    EXPECT_EQ(timeouts(HttpTimeout::kSend), send);
+  }
+};
+
+TEST_F(HttpTimeoutsTest, SilentConnectionClosedWithFinAfterTheHeaderTimeout) {
+  open();
+  advance(2 * kSec - kMs);
+  EXPECT_FALSE(fin_);
+  expect_counts(0, 0, 0);
+  advance(kMs);
+  EXPECT_TRUE(fin_);  // FIN, no response (nginx: 408 logged, not sent)
+  EXPECT_TRUE(rx_.empty());
+  EXPECT_EQ(rsts_, 0);
+  expect_counts(1, 0, 0);
+  // The client closes too: the connection ends normally.
+  in(kAck | kFin);
+  EXPECT_EQ(h_.stack->connection_count(), 0u);
+}
+
+TEST_F(HttpTimeoutsTest, DribbledHeadIsNotGivenMoreTimeByEachByte) {
+  open();
+  const std::string head = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+  // One byte every 250 ms: 8 bytes in the 2 s; the deadline stays where
+  // accept put it.
+  std::size_t sent = 0;
+  for (; sent < head.size() && !fin_; ++sent) {
+    in(kAck, head.substr(sent, 1));
+    advance(250 * kMs);
+  }
+  EXPECT_TRUE(fin_);
+  EXPECT_EQ(sent, 8u);
+  EXPECT_TRUE(rx_.empty());
+  EXPECT_EQ(rsts_, 0);
+  expect_counts(1, 0, 0);
+}
+
+TEST_F(HttpTimeoutsTest, AnsweredConnectionClosedAfterTheKeepaliveTimeout) {
+  open();
+  advance(1500 * kMs);
+  in(kAck, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+  read_all();
+  EXPECT_EQ(count(rx_, "HTTP/1.1 200 OK"), 1);
+  // The header deadline (accept + 2 s) is gone; idle time counts from the
+  // end of the response.
+  advance(3 * kSec - kMs);
+  EXPECT_FALSE(fin_);
+  advance(kMs);
+  EXPECT_TRUE(fin_);
+  EXPECT_EQ(rsts_, 0);
+  expect_counts(0, 1, 0);
+}
+
+TEST_F(HttpTimeoutsTest, ANewRequestOnAnIdleConnectionGetsTheHeaderTimeout) {
+  open();
+  in(kAck, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+  read_all();
+  advance(2500 * kMs);   // idle, under the 3 s keep-alive timeout
+  in(kAck, "GET / HT");  // first bytes of the next head: header timeout from now
+  advance(2 * kSec - kMs);
+  EXPECT_FALSE(fin_);  // (the keep-alive deadline would have passed by now)
+  advance(kMs);
+  EXPECT_TRUE(fin_);
+  EXPECT_EQ(count(rx_, "HTTP/1.1 200 OK"), 1);
+  expect_counts(1, 0, 0);
+}
+
+TEST_F(HttpTimeoutsTest, ReaderThatNeverReadsIsAbortedWithRstAfterTheSendTimeout) {
+  open();
+  // Window 0 from the start: nothing of the response can move; the server
+  // fills its 8 KB send buffer and waits (zero-window probes unanswered).
+  in(kAck, "GET /bytes/100000 HTTP/1.1\r\nHost: t\r\n\r\n", 0);
+  advance(4 * kSec - kMs);
+  EXPECT_EQ(rsts_, 0);
+  EXPECT_FALSE(fin_);
+  advance(kMs);
+  EXPECT_EQ(rsts_, 1);
+  EXPECT_FALSE(fin_);
+  expect_counts(0, 0, 1);
+  EXPECT_EQ(h_.stack->connection_count(), 0u);  // memory freed at once
+}
+
+TEST_F(HttpTimeoutsTest, SendProgressRestartsTheSendTimeout) {
+  open();
+  in(kAck, "GET /bytes/100000 HTTP/1.1\r\nHost: t\r\n\r\n", 1000);
+  // The client reads 1000 bytes every 3 s (< the 4 s send timeout): alive.
+  tcp::TimeUs last_ack = h_.now;
+  for (int i = 0; i < 4; ++i) {
+    advance(3 * kSec);
+    in(kAck, "", 1000);
+    last_ack = h_.now;
+  }
+  EXPECT_EQ(rsts_, 0);
+  EXPECT_GE(rx_.size(), 4000u);
+  // Then it stops: the abort comes 4 s after the last progress.
+  advance(last_ack + 4 * kSec - kMs - h_.now);
+  EXPECT_EQ(rsts_, 0);
+  advance(kMs);
+  EXPECT_EQ(rsts_, 1);
+  expect_counts(0, 0, 1);
+}
+
+TEST_F(HttpTimeoutsTest, ClosingResponseThatNeverDrainsIsAborted) {
+  // The whole response fits the send buffer and the server closes (FIN
+  // queued behind it), but the client's window stays 0: the send timeout
+  // still ends the closing connection.
+  open();
+  in(kAck, "GET /bytes/5000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 0);
+  EXPECT_EQ(h_.stack->connection_count(), 1u);
+  advance(4 * kSec - kMs);
+  EXPECT_EQ(rsts_, 0);
+  advance(kMs);
+  EXPECT_EQ(rsts_, 1);
+  expect_counts(0, 0, 1);
+  EXPECT_EQ(h_.stack->connection_count(), 0u);
+}
+
+TEST_F(HttpOverStack, TimeoutsOfZeroNeverFire) {
+  HttpServer never(false, HttpTimeouts{0, 0, 0});
+  tcp::testing::Harness h(small_buffers());
+  ASSERT_TRUE(h.stack->listen(tcp::testing::kPort, HttpServer::handlers(), &never));
+  h.in(kSyn, 1000, 0, "", 65535, Harness::mss_only());
+  const tcp::OutSegment sa = h.take_one().seg;
+  h.in(kAck, 1001, sa.seq + 1);
+  h.in(kAck, 1001, sa.seq + 1, "GET / HT");
+  h.take();
+  h.advance(24 * 3600 * kSec);
+  for (const auto& o : h.take()) EXPECT_EQ(o.flags() & (kFin | kRst), 0);
+  EXPECT_EQ(h.stack->connection_count(), 1u);
+  never.teardown();
 }
 
 }  // namespace

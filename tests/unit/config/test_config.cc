@@ -46,6 +46,9 @@ TEST(ConfigLoad, MinimalFileGivesStructDefaults) {
   EXPECT_EQ(c.tcp.msl, 30 * kUsPerSec);
   EXPECT_EQ(c.tcp.congestion_control, tcp::CongestionControl::kCubic);
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:9100");
+  EXPECT_EQ(c.metrics.request_timeout_ms, 5000u);
+  EXPECT_EQ(c.metrics.max_connections, 64u);
+  EXPECT_EQ(c.metrics.max_request_bytes, 8192u);
   EXPECT_EQ(c.app.listen_ports, std::vector<std::uint16_t>{80});
 }
 
@@ -115,10 +118,17 @@ isn_secret = "00112233445566778899aabbccddeeff"
 [metrics]
 enabled = false
 listen = "[::1]:9200"
+request_timeout_ms = 2500
+max_connections = 16
+max_request_bytes = 4096
 
 [app]
 listen_ports = [8080, 443]
 hold_close_wait = true
+header_timeout_ms = 1500
+keepalive_timeout_ms = 2500
+send_timeout_ms = 0
+idle_timeout_ms = 3500
 )";
 
 TEST(ConfigLoad, EveryKeyReachesItsField) {
@@ -184,8 +194,15 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
 
   EXPECT_FALSE(c.metrics.enabled);
   EXPECT_EQ(c.metrics.listen, "[::1]:9200");
+  EXPECT_EQ(c.metrics.request_timeout_ms, 2500u);
+  EXPECT_EQ(c.metrics.max_connections, 16u);
+  EXPECT_EQ(c.metrics.max_request_bytes, 4096u);
   EXPECT_EQ(c.app.listen_ports, (std::vector<std::uint16_t>{8080, 443}));
   EXPECT_TRUE(c.app.hold_close_wait);
+  EXPECT_EQ(c.app.header_timeout, 1500 * tcp::kUsPerMs);
+  EXPECT_EQ(c.app.keepalive_timeout, 2500 * tcp::kUsPerMs);
+  EXPECT_EQ(c.app.send_timeout, 0u);
+  EXPECT_EQ(c.app.idle_timeout, 3500 * tcp::kUsPerMs);
 }
 
 TEST(ConfigLoad, EveryKnownKeyIsInTheEveryKeyTest) {
@@ -408,7 +425,7 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 30u + 2u + 2u + 4u /* app timeouts */);
 }
 
 }  // namespace

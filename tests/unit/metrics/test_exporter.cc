@@ -29,6 +29,7 @@ struct Fake {
   tcp::TcpCounters tcp[2];
   DataplaneCounters dp[2];
   std::atomic<tcp::TimeUs> now{25'500'000};
+  tcp::Counter app[2][2];  // [core][counter]: an application's own counters
 };
 
 MetricsHooks make_hooks(Fake& f) {
@@ -53,6 +54,13 @@ MetricsHooks make_hooks(Fake& f) {
     return std::vector<MempoolStats>{{"stcp_mb0", 1000, 15383}, {"stcp_mb1", 10, 16373}};
   };
   h.now_us = [&f] { return f.now.load(); };
+  // AppSetup::counters as shardtcp-httpd and shardtcp-echo register them.
+  h.app_counters.push_back({"shardtcp_http_timeouts_total", "HTTP timeouts.", "kind", "header",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][0] : nullptr; }});
+  h.app_counters.push_back({"shardtcp_http_timeouts_total", "HTTP timeouts.", "kind", "send",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][1] : nullptr; }});
+  h.app_counters.push_back({"shardtcp_echo_idle_timeouts_total", "Echo idle timeouts.", "", "",
+                            [&f](unsigned core) { return core < 2 ? &f.app[core][0] : nullptr; }});
   h.version = "9.9.9";
   h.dpdk_version = "DPDK 22.11.1";
   return h;
@@ -322,7 +330,7 @@ TEST_F(ExporterTest, ShardtcpStatPrintsStatesAndCounters) {
   EXPECT_EQ(rc, 2) << out;
 }
 
-// The HTTP threads must not share a CPU with a dataplane lcore.
+// The HTTP thread must not share a CPU with a dataplane lcore.
 TEST(ExporterThreads, AvoidTheDataplaneCpus) {
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 CPUs";
   Fake fake;
@@ -341,7 +349,7 @@ TEST(ExporterThreads, AvoidTheDataplaneCpus) {
     std::ifstream comm(base + "/comm");
     std::string name;
     std::getline(comm, name);
-    if (name.find("civetweb") == std::string::npos) continue;
+    if (name != "stcp-metrics") continue;
     std::ifstream status(base + "/status");
     std::string line;
     while (std::getline(status, line)) {
@@ -356,7 +364,7 @@ TEST(ExporterThreads, AvoidTheDataplaneCpus) {
     }
   }
   closedir(d);
-  EXPECT_GT(checked, 0) << "no civetweb threads found";
+  EXPECT_GT(checked, 0) << "no stcp-metrics thread found";
 }
 
 // Every family the exporter serves is in the metrics reference table and every
@@ -391,6 +399,32 @@ TEST(ExporterDocs, ReferenceTableMatchesTheFamilies) {
     pos = start;
   }
   EXPECT_GT(served.size(), 60u);
+}
+
+// An application's per-core counters (AppSetup::counters): one family per
+// name, one series per core and label value, read at scrape time.
+TEST(ExporterAppCounters, OneFamilyPerNameOneSeriesPerCoreAndLabel) {
+  Fake fake;
+  fake.app[0][0].add(7);
+  fake.app[1][1].add(3);
+  config::MetricsConfig cfg;
+  MetricsExporter e(cfg, {{0, &fake.tcp[0], &fake.dp[0]}, {1, &fake.tcp[1], &fake.dp[1]}},
+                    make_hooks(fake));
+  const std::string text = e.render();
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("# TYPE shardtcp_http_timeouts_total counter"), 1u);
+  EXPECT_NE(text.find("shardtcp_http_timeouts_total{core=\"0\",kind=\"header\"} 7"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("shardtcp_http_timeouts_total{core=\"1\",kind=\"send\"} 3"),
+            std::string::npos);
+  EXPECT_NE(text.find("shardtcp_http_timeouts_total{core=\"0\",kind=\"send\"} 0"),
+            std::string::npos);
+  EXPECT_NE(text.find("shardtcp_echo_idle_timeouts_total{core=\"0\"} 7"), std::string::npos);
 }
 
 TEST(ExporterNoClock, CloseWaitAgeIsLeftOutWithoutAClock) {

@@ -47,12 +47,26 @@ struct MempoolConfig {
 struct MetricsConfig {
   bool enabled = true;
   std::string listen = "127.0.0.1:9100";
+  // The exporter's HTTP server (issue 9): a client gets this long for a whole
+  // request head (from connect or the previous response) and again for taking
+  // a response; connections beyond max_connections close the oldest one
+  // still waiting for its request; a longer head is answered 431.
+  std::uint32_t request_timeout_ms = 5000;
+  std::uint32_t max_connections = 64;
+  std::uint32_t max_request_bytes = 8192;
 };
 
 struct AppConfig {
   std::vector<std::uint16_t> listen_ports = {80};
   // Test mode: never close a connection after the peer's FIN (holds CLOSE-WAIT).
   bool hold_close_wait = false;
+  // shardtcp-httpd timeouts (0 = never), nginx's defaults: a complete request
+  // head, an idle keep-alive connection, send progress of a response.
+  tcp::TimeUs header_timeout = 60 * tcp::kUsPerSec;
+  tcp::TimeUs keepalive_timeout = 75 * tcp::kUsPerSec;
+  tcp::TimeUs send_timeout = 60 * tcp::kUsPerSec;
+  // shardtcp-echo: close a connection with no bytes either way this long (0 = never).
+  tcp::TimeUs idle_timeout = 300 * tcp::kUsPerSec;
 };
 
 struct Config {

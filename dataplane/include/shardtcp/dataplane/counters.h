@@ -4,7 +4,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "shardtcp/tcp/counters.h"
@@ -108,7 +111,20 @@ struct DataplaneCounters {
   Gauge mbufs_in_use;  // this core's pool: in use (pool size - available)
   std::array<Counter, kNumL3DropReasons> drops;
 
-  void drop(L3DropReason r) { drops[static_cast<int>(r)].inc(); }
+  void drop(L3DropReason r) { drops[static_cast<std::size_t>(r)].inc(); }
+};
+
+// A per-core counter an application keeps (same rules as the engine's:
+// written by the owning core, read by the exporter thread at scrape time),
+// exported as `name{core="N"[,label="label_value"]}`. Entries with the same
+// name form one family (one help text). The counters must stay valid until
+// the loops stopped and the exporter was stopped (run() returned).
+struct AppCounter {
+  std::string name;  // full metric name, e.g. "shardtcp_http_timeouts_total"
+  std::string help;
+  std::string label;  // an extra label's name ("" = none)
+  std::string label_value;
+  std::function<const Counter*(unsigned core)> counter;  // by core index; nullptr = none
 };
 
 }  // namespace shardtcp::dataplane

@@ -1,6 +1,15 @@
 // Prometheus exporter (issue 5): serves /metrics from a control thread that
 // is not a dataplane lcore, reading the per-core counters at scrape time.
 //
+// HTTP (issue 9, "monitoring blackout"): one poll() event loop thread, not a
+// worker pool, so slow or idle clients cannot occupy what a scrape needs.
+// Each connection has a deadline (metrics.request_timeout_ms for a whole
+// request head, and again for taking the response), request heads are
+// bounded (metrics.max_request_bytes, else 431), and at
+// metrics.max_connections a new connection closes the oldest one still
+// waiting for its request. Every such close is counted
+// (shardtcp_metrics_http_closed_total{reason}).
+//
 // Hot path contract: dataplane cores only bump their plain per-core counters
 // (tcp::TcpCounters, DataplaneCounters: relaxed load + store, no locked RMW).
 // No prometheus-cpp object is ever touched by a dataplane core; the exporter's
@@ -22,10 +31,6 @@
 #include "shardtcp/dataplane/counters.h"
 #include "shardtcp/tcp/counters.h"
 #include "shardtcp/tcp/types.h"
-
-namespace prometheus {
-class Exposer;
-}
 
 namespace shardtcp::dataplane {
 
@@ -72,11 +77,13 @@ struct MetricsHooks {
   // The engine's clock (TimeUs, same origin as the `now` the Stacks get): used
   // for the age of the oldest CLOSE-WAIT connection.
   std::function<tcp::TimeUs()> now_us;
+  // The application's per-core counters (AppSetup::counters).
+  std::vector<AppCounter> app_counters;
   std::string version = "0.0.0";  // shardtcp version (build_info label)
   std::string dpdk_version;       // rte_version() (build_info label)
-  // CPUs the exporter's threads must not run on (the dataplane lcores' CPUs).
-  // The HTTP threads are created from a helper thread pinned to every other
-  // online CPU; when no other CPU exists they keep the caller's affinity.
+  // CPUs the exporter's thread must not run on (the dataplane lcores' CPUs).
+  // The HTTP thread ("stcp-metrics") pins itself to every other online CPU;
+  // when no other CPU exists it keeps the caller's affinity.
   std::vector<unsigned> avoid_cpus;
 };
 
@@ -92,10 +99,11 @@ class MetricsExporter {
   // with one line ("metrics.listen: cannot listen on 127.0.0.1:9100 (...)")
   // when the address cannot be bound. Not thread-safe with stop().
   void start();
-  // Stops serving; idempotent. Scrapes in flight finish first.
+  // Stops serving and closes every connection; idempotent. Returns within one
+  // scrape's rendering time.
   void stop();
 
-  bool running() const { return exposer_ != nullptr; }
+  bool running() const { return server_ != nullptr; }
   // The bound TCP port (the real one when cfg.listen asked for port 0); 0
   // when not running.
   std::uint16_t port() const;
@@ -108,10 +116,13 @@ class MetricsExporter {
 
  private:
   class Collector;
+  class HttpServer;
+  struct HttpStats;
   config::MetricsConfig cfg_;
   std::string url_host_;
   std::shared_ptr<Collector> collector_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<HttpStats> http_stats_;  // outlives server_; read by render()
+  std::unique_ptr<HttpServer> server_;
 };
 
 // --- Binding to the DPDK runtime (metrics_dpdk.cc; called by run()) --------

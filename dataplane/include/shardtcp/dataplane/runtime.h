@@ -61,6 +61,8 @@ struct RuntimeInfo {
   // The Stacks' clock (TimeUs, the origin of every `now` they get); callable
   // from any thread (the metrics exporter reads the CLOSE-WAIT age with it).
   std::function<tcp::TimeUs()> now_us;
+  // AppSetup::counters, for the metrics exporter.
+  std::vector<AppCounter> app_counters;
 };
 
 struct AppSetup {
@@ -77,6 +79,8 @@ struct AppSetup {
   // Called once on the main thread after the loops stopped, before the ports
   // are closed (stop exporters here).
   std::function<void()> on_stopping;
+  // The application's own per-core counters, exported on /metrics.
+  std::vector<AppCounter> counters;
 };
 
 // Runs until SIGINT/SIGTERM (or request_stop()). Returns the process exit code.

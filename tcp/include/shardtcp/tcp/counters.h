@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -147,8 +148,9 @@ struct TcpCounters {
   // Entry time (TimeUs) of the oldest connection now in CLOSE-WAIT, 0 if none.
   Gauge oldest_close_wait_since;
 
-  void drop(DropReason r) { drops[static_cast<int>(r)].inc(); }
-  Gauge& in(State s) { return state[state_index(s)]; }
+  void drop(DropReason r) { drops[static_cast<std::size_t>(r)].inc(); }
+  // state_index() is in [0, kNumStates) for every State.
+  Gauge& in(State s) { return state[static_cast<std::size_t>(state_index(s))]; }
 };
 
 }  // namespace shardtcp::tcp

@@ -77,6 +77,9 @@ struct Handlers {
   void (*on_peer_closed)(Connection& c) = nullptr;
   // The connection is over for the application; last callback.
   void (*on_closed)(Connection& c, CloseReason reason) = nullptr;
+  // The deadline set with Connection::set_deadline() has passed (see the
+  // contract above); it is cleared before the call.
+  void (*on_deadline)(Connection& c) = nullptr;
 };
 
 struct ListenOptions {
@@ -90,6 +93,9 @@ class Connection {
   // Queues up to `len` bytes; returns how many were taken.
   std::size_t send(const void* data, std::size_t len);
   std::size_t send_space() const;
+  // Bytes taken by send() and not yet acknowledged by the peer (Linux's
+  // SIOCOUTQ): a send timeout watches it for progress.
+  std::size_t send_queued() const;
   // Half-close: FIN after everything queued is sent; receiving continues.
   void shutdown();
   // Full close: FIN after queued data. Data arriving afterwards is answered
@@ -103,6 +109,12 @@ class Connection {
   void set_receive_paused(bool paused);
   bool receive_paused() const;
   std::size_t received_unread() const;  // bytes held while paused
+  // Application deadline in engine time (kNever cancels); on_deadline runs
+  // from poll() once it has passed. One per connection (see the contract).
+  void set_deadline(TimeUs at);
+  TimeUs deadline() const;  // kNever when none is set
+  // The engine's time: `now` of the latest input()/poll()/connect() call.
+  TimeUs now() const;
 
   void set_user(void* u);
   void* user() const;
@@ -131,6 +143,9 @@ class Stack {
   void input(const Segment& seg, TimeUs now);
   // Run timers due at `now`.
   void poll(TimeUs now);
+  // The engine's time: `now` of the latest input()/poll()/connect() call
+  // (time never goes back). Deadlines are computed from it.
+  TimeUs now() const;
 
   // Segments produced since the last clear_output(). Payload is read through
   // copy_payload() and stays valid until the next input()/poll()/API call.
