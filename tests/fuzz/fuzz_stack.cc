@@ -134,7 +134,9 @@ struct Conn {
   Connection* c = nullptr;  // null once on_closed ran
   std::uint32_t sent = 0;   // stream offset of the next byte the application queues
   std::uint32_t received = 0;
-  std::uint8_t react = 0;  // what the callbacks do (see react_*)
+  std::uint8_t react = 0;    // what the callbacks do (kReact*)
+  TimeUs deadline = kNever;  // the latest set_deadline()
+  int deadline_calls = 0;
   bool established = false;
   bool peer_closed = false;
   bool closed = false;
@@ -159,6 +161,7 @@ constexpr std::uint8_t kReactMask = 7;  // on_data: 0 nothing, see Harness::on_d
 constexpr std::uint8_t kReactWritableFill = 8;
 constexpr std::uint8_t kReactSendOnOpen = 16;
 constexpr std::uint8_t kReactCloseOnPeerFin = 32;
+constexpr std::uint8_t kReactAbortOnDeadline = 64;  // else the deadline is set again, 1 s later
 
 class Harness {
  public:
@@ -309,6 +312,17 @@ class Harness {
     r.peer_closed = true;
     if (r.react & kReactCloseOnPeerFin) c.close();
   }
+  static void on_deadline(Connection& c) {
+    Conn& r = conn_of(c, "on_deadline");
+    if (c.deadline() != kNever) fail("on_deadline with the deadline still set");
+    if (c.now() < r.deadline) fail("on_deadline before the deadline");
+    if (r.react & kReactAbortOnDeadline) {
+      c.abort();
+    } else if (++r.deadline_calls < 4) {
+      r.deadline = c.now() + kUsPerSec;
+      c.set_deadline(r.deadline);
+    }
+  }
   static void on_closed(Connection& c, CloseReason why) {
     Conn& r = conn_of(c, "on_closed");
     r.closed = true;
@@ -331,7 +345,8 @@ class Harness {
                     .on_data = &on_data,
                     .on_writable = &on_writable,
                     .on_peer_closed = &on_peer_closed,
-                    .on_closed = &on_closed};
+                    .on_closed = &on_closed,
+                    .on_deadline = &on_deadline};
   }
 
   void listen(int side, std::uint16_t port) {
@@ -792,12 +807,12 @@ class Harness {
     return took;
   }
 
-  // Layout (4 bytes): connection index, call, argument u16.
+  // Layout (4 bytes): connection index, call (% 13), argument u16.
   void app(Reader& in) {
     const std::uint8_t idx = in.u8();
     const std::uint8_t call = in.u8();
     const std::uint16_t arg = in.u16();
-    if (call % 12 == 11) {  // react bits of connections accepted from now on
+    if (call % 13 == 11) {  // react bits of connections accepted from now on
       ctx_[idx & 1].accept_react = static_cast<std::uint8_t>(arg);
       return;
     }
@@ -805,7 +820,7 @@ class Harness {
     Conn& r = conns_[idx % conns_.size()];
     if (r.c == nullptr) return;
     Connection& c = *r.c;
-    switch (call % 12) {
+    switch (call % 13) {
       case 0:  // send: up to 32 KiB as given, beyond in 16-byte units (to 512 KiB)
         app_send(r, arg < 32768 ? arg : (arg - 32768u) * 16u);
         break;
@@ -837,8 +852,15 @@ class Harness {
         while (r.c != nullptr && app_send(r, 65536) > 0) {
         }
         break;
-      default:  // read-only calls must agree with the Tcb
+      case 10:  // read-only calls must agree with the Tcb
         if (c.received_unread() != static_cast<const Tcb&>(c).rcv_held()) fail("received_unread");
+        if (c.send_queued() != static_cast<const Tcb&>(c).sndbuf.size()) fail("send_queued");
+        if (c.now() != now_) fail("Connection::now() is not the engine's time");
+        break;
+      default:  // an application deadline in 0-65 s (or none)
+        r.deadline = arg == 0 ? kNever : now_ + TimeUs{arg} * kUsPerMs;
+        c.set_deadline(r.deadline);
+        if (c.deadline() != r.deadline) fail("deadline() after set_deadline()");
         break;
     }
     drain(0);
@@ -905,7 +927,7 @@ class Harness {
       fail("on_peer_closed owed with nothing held");
     }
     // Timers (tcb_timers.cc): one wheel slot at the earliest deadline.
-    const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at});
+    const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at, t.app_at});
     if (d == kNever ? t.timer.armed() : (!t.timer.armed() || t.timer.deadline != d)) {
       fail("side %d port %u: timer not armed at the earliest deadline", side, port);
     }

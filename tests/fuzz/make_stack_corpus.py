@@ -29,9 +29,10 @@ CONN = 6
 # 10 s, 30 s, 61 s, 121 s, 600 s, 7201 s, 25 days, 1.5 s, 15 = next timer.
 T_40MS, T_200MS, T_1S, T_3S, T_61S, T_121S, T_600S, T_7201S, T_NEXT = 3, 4, 5, 6, 9, 10, 11, 12, 15
 # App calls: 0 send, 1 pause, 2 resume, 3 shutdown, 4 close, 5 abort,
-# 6 nodelay, 7 keepalive, 8 react, 9 fill, 10 check, 11 accept react.
+# 6 nodelay, 7 keepalive, 8 react, 9 fill, 10 check, 11 accept react,
+# 12 deadline (arg ms from now, 0 = none).
 SEND, PAUSE, RESUME, SHUTDOWN, CLOSE, ABORT, NODELAY, KEEPALIVE, REACT, FILL = range(10)
-ACCEPT_REACT = 11
+ACCEPT_REACT, DEADLINE = 11, 12
 
 
 def u16(v): return struct.pack("!H", v & 0xFFFF)
@@ -136,6 +137,10 @@ CASES = {
     inject(ACK, seq=1, seq_mode=ABS, ack=5, ack_mode=ABS, tup=4) +
     inject(SYN | FIN, seq=9, seq_mode=ABS, tup=0, mss=1460) + listen(0, 1) +
     inject(SYN, seq=3, seq_mode=ABS, ack_mode=ABS, tup=5, idx=1, mss=1460) + time(T_3S),
+    # Application deadlines: re-armed from on_deadline, then one that aborts.
+    "fake_deadline": cfg() + handshake() + app(0, DEADLINE, 500) + time(T_1S) + time(T_1S) +
+    app(0, 10) + app(0, REACT, 64) + app(0, DEADLINE, 100) + time(T_200MS) + handshake(tup=1) +
+    app(1, DEADLINE, 50) + app(1, DEADLINE, 0) + time(T_1S),
     # Issue 9: a peer MSS below the option space (12 bytes of TSopt) and a
     # response; before the tcp.min_mss floor these wrapped the MSS to ~65,530
     # (oversized frames) or to 0 (a connection that never sends).
