@@ -130,8 +130,8 @@ void StackImpl::listen_input(Listener& l, const Segment& seg) {
   t->handlers = &l.handlers;
   t->listener = &l;
   ++l.syn_queued;
-  t->nagle = l.opts.nagle || cfg_.nagle;
-  t->keepalive = l.opts.keepalive || cfg_.keepalive;
+  t->nagle = l.opts.nagle.value_or(cfg_.nagle);  // the listener's choice wins
+  t->keepalive = l.opts.keepalive.value_or(cfg_.keepalive);
   // §3.10.7.2 third: RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS per RFC 6528.
   t->irs = seg.seq;
   t->rcv_nxt = seg.seq + 1;
@@ -207,10 +207,27 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
     t.cc.init(t.mss, cfg_.initial_window_segments);
     set_state(&t, State::kSynSent, State::kEstablished);
     if (t.keepalive) t.idle_at = now_ + cfg_.keepalive_idle;
-    send_ack(t);
+    // RFC 9293 §3.10.7.3 fourth: text or FIN on the SYN-ACK is processed
+    // as in ESTABLISHED (sixth step on), within the window our SYN offered,
+    // and the ACK then covers it.
+    const bool text = seg.payload_len > 0 || (seg.flags & kFin);
+    t.rcv_adv = t.rcv_nxt + std::min<std::uint32_t>(cfg_.rcv_buf, 65535);
+    if (!text) send_ack(t);
     if (t.handlers->on_connected != nullptr) t.handlers->on_connected(t);
     if (t.dead) return;
+    if (text) {
+      const std::uint32_t room = t.rcv_adv - t.rcv_nxt;
+      const std::uint32_t len = std::min(seg.payload_len, room);
+      const bool fin = (seg.flags & kFin) && len == seg.payload_len;
+      if (len < seg.payload_len) ctr_.drop(DropReason::kUnacceptable);  // beyond the window
+      if (len > 0 || fin) text_arrived(t, t.rcv_nxt, seg.payload, len, fin);
+      if (t.dead) return;
+    }
     output(t);
+    if (t.dead) return;
+    if (text && (t.ack_now || t.pending_ack_bytes > 0 || t.last_ack_sent != t.rcv_nxt)) {
+      send_ack(t);
+    }
     return;
   }
   // Simultaneous open: SYN-SENT -> SYN-RECEIVED (§3.10.7.3 fourth), send
@@ -220,7 +237,25 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
   t.snd_wl1 = seg.seq;
   set_state(&t, State::kSynSent, State::kSynReceived);
   t.snd_nxt = t.iss;
-  send_syn(t);
+  send_syn(t);  // advertises the window: RCV.ADV is set
+  // RFC 9293 §3.10.7.3 fourth: text and FIN on the SYN are queued (within
+  // the window) for processing once ESTABLISHED is reached (tcb_input);
+  // they are acknowledged then.
+  if (seg.payload_len > 0 || (seg.flags & kFin)) {
+    const std::uint32_t room = seq_gt(t.rcv_adv, t.rcv_nxt) ? t.rcv_adv - t.rcv_nxt : 0;
+    const std::uint32_t len = std::min(seg.payload_len, room);
+    const bool fin = (seg.flags & kFin) && len == seg.payload_len;
+    if (t.reasm == nullptr) t.reasm = get_reasm();
+    if (len > 0 && !t.reasm->insert(t.rcv_nxt, seg.payload, len, t.rcv_read(), room)) {
+      ctr_.drop(DropReason::kNoMemory);  // the peer retransmits
+    } else if (fin) {
+      t.reasm->set_fin(t.rcv_nxt + len);
+    }
+    if (t.reasm->empty() && !t.reasm->fin_seq()) {
+      put_reasm(t.reasm);
+      t.reasm = nullptr;
+    }
+  }
 }
 
 // TIME-WAIT as a verdict over the compact entry (Linux
@@ -249,7 +284,9 @@ bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_r
   }
   // RFC 7323 §5.3 PAWS on the entry's TS.Recent.
   const bool paws_fail = e.ts_ok && seg.opts.has_timestamps && seq_lt(seg.opts.ts_val, e.ts_recent);
-  if ((seg.flags & (kSyn | kAck)) == kSyn && !paws_fail) {
+  // Only a plain SYN may reopen (RFC 1122 §4.2.2.13): a SYN+FIN is no
+  // connection request and gets the challenge ACK below.
+  if ((seg.flags & (kSyn | kAck | kFin)) == kSyn && !paws_fail) {
     // RFC 6191 §2: reopen when the new SYN's timestamp is newer, or (without
     // timestamps) its ISN is beyond the old RCV.NXT (RFC 9293 §3.6.1).
     const bool ts_newer =
@@ -269,6 +306,22 @@ bool StackImpl::time_wait_input(TimeWaitEntry& e, const Segment& seg, bool can_r
   if (paws_fail) {
     ack();
     ctr_.drop(DropReason::kPawsRejected);
+    return false;
+  }
+  if (seg.flags & kSyn) {
+    // RFC 5961 §4.2 / RFC 9293 §3.10.7.4 fourth check: any other SYN (a
+    // SYN-ACK, a SYN+FIN, also at SEQ = RCV.NXT) draws a challenge ACK; the
+    // entry stays.
+    ack();
+    ctr_.drop(DropReason::kTimeWait);
+    return false;
+  }
+  if ((seg.flags & (kFin | kAck)) == kFin && seq_ge(seg.seq, e.rcv_nxt) &&
+      seq_lt(seg.seq, e.rcv_nxt + (std::uint32_t{e.window} << e.rcv_wscale))) {
+    // RFC 9293 §3.10.7.4 fifth check: an acceptable segment without ACK is
+    // dropped; only an old (retransmitted) FIN fails the first check and is
+    // re-ACKed below.
+    ctr_.drop(DropReason::kTimeWait);
     return false;
   }
   if (seg.flags & kFin) {
@@ -342,8 +395,8 @@ bool StackImpl::syn_cookie_ack(Listener& l, const Segment& seg) {
   t->handlers = &l.handlers;
   t->listener = &l;
   ++l.syn_queued;
-  t->nagle = l.opts.nagle || cfg_.nagle;
-  t->keepalive = l.opts.keepalive || cfg_.keepalive;
+  t->nagle = l.opts.nagle.value_or(cfg_.nagle);  // the listener's choice wins
+  t->keepalive = l.opts.keepalive.value_or(cfg_.keepalive);
   // Rebuild what the SYN-ACK established: IRS = SEG.SEQ-1, ISS = SEG.ACK-1.
   t->irs = seg.seq - 1;
   t->rcv_nxt = seg.seq;

@@ -19,6 +19,10 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
   const std::uint32_t len = seg.seg_len();
   if (len == 0) {
     if (wnd == 0) return seg.seq == t.rcv_nxt;
+    // An RST is judged by the RFC's rule, RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND
+    // (RFC 9293 §3.10.7.4 first check, RFC 5961 §3.2): one at the right edge
+    // is outside the window and dropped silently, not challenged.
+    if (seg.flags & kRst) return seq_in(seg.seq, t.rcv_nxt, t.rcv_nxt + wnd);
     // Right edge inclusive for bare ACKs, as BSD and Linux accept: a peer
     // that filled our window sends its ACKs at SND.NXT = RCV.NXT + RCV.WND;
     // rejecting them drops their ACK/SACK info and both ends can deadlock.
@@ -133,6 +137,12 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
     }
     establish(t, seg);
     if (t.dead) return;
+    // Text (and FIN) queued from the peer's SYN in simultaneous open is
+    // processed now that ESTABLISHED is reached (RFC 9293 §3.10.7.3).
+    if (t.reasm != nullptr) {
+      text_arrived(t, t.rcv_nxt, nullptr, 0, false);
+      if (t.dead) return;
+    }
   }
   update_ts_recent(t, seg);
   if (!ack_arrived(t, seg) || t.dead) return;
@@ -298,10 +308,15 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     new_data_acked(t, seg);
     if (t.dead) return false;
   } else if (ack == t.snd_una) {
-    // RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data outstanding.
+    // RFC 5681 §2 duplicate ACK: no data, no SYN/FIN, same window, data
+    // outstanding. The window must also be open and no persist probe out
+    // (Linux tcp_ack / FreeBSD tcp_do_segment decide it so): the answer to a
+    // zero-window probe repeats SND.UNA with the same zero window, and
+    // counting it would start fast recovery into a closed window and
+    // replace the persist timer by the retransmission timer.
     const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window) << t.snd_wscale;
-    const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd == t.snd_wnd &&
-                     t.snd_max != t.snd_una;
+    const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd != 0 &&
+                     wnd == t.snd_wnd && !t.persist && t.snd_max != t.snd_una;
     update_window(t, seg);
     if (dup) dup_ack(t);
   }
@@ -619,6 +634,11 @@ void StackImpl::deliver_held(Tcb& t, bool force) {
 // Eighth check: a FIN at RCV.NXT.
 void StackImpl::fin_arrived(Tcb& t) {
   t.rcv_nxt += 1;
+  // A FIN taken at a zero window (accepted as Linux does) puts RCV.NXT one
+  // past the advertised edge; the window never goes negative (RFC 9293
+  // §3.8.6.2.2), so the edge moves with it instead of RCV.WND wrapping to
+  // 2^32-1 until the next ACK recomputes it.
+  if (seq_lt(t.rcv_adv, t.rcv_nxt)) t.rcv_adv = t.rcv_nxt;
   t.ack_now = true;
   if (t.reasm != nullptr) {
     t.reasm->clear_fin();

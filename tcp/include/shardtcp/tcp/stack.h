@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "shardtcp/tcp/config.h"
@@ -84,8 +85,9 @@ struct Handlers {
 
 struct ListenOptions {
   std::uint32_t syn_backlog = 0;  // 0 = TcpConfig::syn_backlog
-  bool keepalive = false;
-  bool nagle = false;
+  // Per-listener on/off; unset = TcpConfig::keepalive / TcpConfig::nagle.
+  std::optional<bool> keepalive;
+  std::optional<bool> nagle;
 };
 
 class Connection {
