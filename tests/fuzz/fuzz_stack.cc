@@ -542,7 +542,9 @@ class Harness {
     put16(p + 14, window);
     std::memcpy(p + 20, opt, on);
     const std::uint32_t data_seq = seq + ((flags & kSyn) ? 1u : 0u);
-    const std::uint32_t irs = tcb ? tcb->irs : data_seq - 1;
+    // A SYN's own sequence number is the IRS it announces (RFC 9293 §3.4),
+    // whatever a Tcb in SYN-SENT holds yet.
+    const std::uint32_t irs = (flags & kSyn) ? seq : tcb ? tcb->irs : data_seq - 1;
     std::vector<std::uint8_t> pkt;
     pkt.reserve(hl + plen);  // exactly: ASan sees a read past the end
     pkt.assign(p, p + hl);
