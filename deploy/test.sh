@@ -8,11 +8,16 @@
 #      and the same harness against Linux's own TCP as the reference)
 #   3. ASan+UBSan build without DPDK in build-asan/, then ctest again on the
 #      unit + simulation tests (skip with SHARDTCP_SKIP_SANITIZE=1)
+#   4. clang libFuzzer build (ASan+UBSan, no DPDK, only the fuzz targets) in
+#      build-fuzz/, then the stateful engine fuzzer for SHARDTCP_FUZZ_TIME s
+#      (default 60) and the parser fuzzer for half that, each over a copy of
+#      its committed corpus; one pass or fail each (skip with SHARDTCP_SKIP_FUZZ=1)
 # and ends with one line "N passed, N failed" (both runs summed; a build that
 # fails counts as one failure, and the tests that did build still run).
 # Exit status 0 only when nothing failed.
 #
 # Environment: SHARDTCP_SKIP_BOOTSTRAP=1, SHARDTCP_SKIP_SANITIZE=1,
+# SHARDTCP_SKIP_FUZZ=1, SHARDTCP_FUZZ_TIME (default 60 s),
 # SHARDTCP_JOBS (default 2), SHARDTCP_TEST_TIMEOUT (per test, default 600 s),
 # SHARDTCP_CTEST_ARGS (extra ctest arguments for both runs, e.g. "-R integration").
 set -uo pipefail
@@ -117,6 +122,51 @@ if [[ ${SHARDTCP_SKIP_SANITIZE:-0} != 1 ]]; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
       run_ctest "asan+ubsan (unit, sim)" build-asan -LE 'integration|bench'
+  fi
+fi
+
+# ---- libFuzzer: the engine fuzzers for a bounded time ---------------------------
+# run_fuzzer NAME BINARY CORPUS SECONDS: one pass (no finding) or one failure.
+run_fuzzer() {
+  local name=$1 bin=$2 corpus=$3 secs=$4
+  local work log execs
+  work=$(mktemp -d)
+  log="$ROOT/build-fuzz/fuzz-$name.log"
+  cp -r "$corpus" "$work/corpus"  # new inputs go to the copy, not the repo
+  banner "fuzz: $name for $secs s"
+  if ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16:malloc_context_size=8} \
+    "$bin" -max_total_time="$secs" -print_final_stats=1 \
+    -artifact_prefix="$ROOT/build-fuzz/$name-" "$work/corpus" >"$log" 2>&1; then
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    REPORT+=("fuzz $name: ${execs:-?} executions in $secs s, no finding")
+    PASSED=$((PASSED + 1))
+  else
+    grep -E 'invariant broken|ERROR: (AddressSanitizer|UndefinedBehavior|libFuzzer)|runtime error' \
+      "$log" | head -n 3
+    REPORT+=("fuzz $name: FINDING (log $log, input $ROOT/build-fuzz/$name-crash-*)")
+    FAILED=$((FAILED + 1))
+  fi
+  rm -rf "$work"
+}
+
+if [[ ${SHARDTCP_SKIP_FUZZ:-0} != 1 ]]; then
+  FUZZ_TIME=${SHARDTCP_FUZZ_TIME:-60}
+  banner "build: libFuzzer targets (build-fuzz)"
+  if ! command -v clang++ >/dev/null; then
+    REPORT+=("libfuzzer: clang++ not found")
+    FAILED=$((FAILED + 1))
+  elif ! CC=clang CXX=clang++ cmake -S "$ROOT" -B build-fuzz -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDTCP_WITH_DPDK=OFF -DSHARDTCP_BUILD_TESTS=ON \
+    -DSHARDTCP_FUZZ_LIBFUZZER=ON; then
+    REPORT+=("libfuzzer: CONFIGURE FAILED")
+    FAILED=$((FAILED + 1))
+  elif ! ninja -C build-fuzz -j "$JOBS" fuzz_stack fuzz_parse_segment; then
+    REPORT+=("libfuzzer: BUILD FAILED")
+    FAILED=$((FAILED + 1))
+  else
+    run_fuzzer stack build-fuzz/tests/fuzz/fuzz_stack tests/fuzz/corpus/stack "$FUZZ_TIME"
+    run_fuzzer parse_segment build-fuzz/tests/fuzz/fuzz_parse_segment \
+      tests/fuzz/corpus/parse_segment $((FUZZ_TIME / 2))
   fi
 fi
 

@@ -118,6 +118,11 @@ class StackImpl {
   // True (and counted) when a new connection must not be created now:
   // accepting is paused (mbuf low water) or payload memory is under pressure.
   bool shed_new_connection();
+  // White-box tests and the stateful fuzzer (tests/fuzz/fuzz_stack.cc).
+  Tcb* find_tcb(const FourTuple& t) {
+    Tcb** p = flows_.find(t);
+    return p != nullptr ? *p : nullptr;
+  }
 
  private:
   // --- arrivals by state group (RFC 9293 §3.10.7) --------------------------------
