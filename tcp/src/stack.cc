@@ -31,8 +31,14 @@ const char* to_string(CloseReason r) {
 }
 
 namespace {
-constexpr std::size_t kTcbSlab = 256;  // Tcbs per growth step
-constexpr std::size_t kInitialFlowCapacity = 1024;
+constexpr std::size_t kTcbSlab = 256;  // Tcbs per growth step (at most)
+constexpr std::size_t kMinTcbSlab = 8;
+constexpr std::size_t kInitialFlowCapacity = 1024;  // at most; see StackImpl()
+// Tcbs per slab: a stack with a small connection limit (tests, many small
+// stacks) does not allocate room for 256 at its first connection.
+std::size_t tcb_slab_len(std::size_t max_connections) {
+  return std::clamp(max_connections, kMinTcbSlab, kTcbSlab);
+}
 // Empty payload slabs kept per core for reuse (2 MB); beyond, idle slabs go
 // back to the system.
 constexpr std::size_t kCachedSlabs = 16;
@@ -48,7 +54,8 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
       core_(core_id),
       now_(now),
       isn_(cfg.isn_secret),
-      flows_(isn_.key(), kInitialFlowCapacity),
+      // Sized from the limit: grows past it only if the table needs to.
+      flows_(isn_.key(), std::min<std::size_t>(kInitialFlowCapacity, cfg.max_connections + 16)),
       wheel_(now),
       tw_(isn_.key(), cfg.time_wait_capacity, 2 * cfg.msl),
       cookies_(isn_.key()),
@@ -63,7 +70,9 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
   blocks_.set_reclaimer(&StackImpl::reclaim, this);
   // Start-up: room for every Tcb slab the connection limit allows (plus the
   // graveyard's share), so alloc_tcb() never reallocates this vector.
-  tcb_slabs_.reserve(cfg.max_connections / kTcbSlab + 16);
+  // The graveyard's share stays 16 * kTcbSlab Tcbs whatever the slab length.
+  tcb_slab_ = tcb_slab_len(cfg.max_connections);
+  tcb_slabs_.reserve(cfg.max_connections / tcb_slab_ + 16 * (kTcbSlab / tcb_slab_));
   // The output vector grows only past the largest burst of one call; start
   // with room for a typical one (RFC 6928 initial windows of many timers).
   out_.reserve(1024);
@@ -130,12 +139,12 @@ Tcb* StackImpl::alloc_tcb(const FourTuple& tuple) {
     // Nothrow (issue 9): no room or no memory refuses the connection; the
     // caller drops the SYN and counts it (DropReason::kNoMemory).
     if (tcb_slabs_.size() == tcb_slabs_.capacity()) return nullptr;
-    std::unique_ptr<unsigned char[]> slab(new (std::nothrow) unsigned char[kTcbSlab * sizeof(Tcb)]);
+    std::unique_ptr<unsigned char[]> slab(new (std::nothrow) unsigned char[tcb_slab_ * sizeof(Tcb)]);
     if (slab == nullptr) {
       ctr_.mem_alloc_failures.inc();
       return nullptr;
     }
-    for (std::size_t i = 0; i < kTcbSlab; ++i) {
+    for (std::size_t i = 0; i < tcb_slab_; ++i) {
       // Storage only: a Tcb is constructed on allocation. The free-list link
       // lives in the first pointer-sized bytes of the raw storage.
       void* p = slab.get() + i * sizeof(Tcb);

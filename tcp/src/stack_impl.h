@@ -270,6 +270,7 @@ class StackImpl {
   // OutSegment payload pointers stay valid until the dataplane drains them).
   std::vector<std::unique_ptr<unsigned char[]>> tcb_slabs_;
   Tcb* tcb_free_ = nullptr;
+  std::size_t tcb_slab_ = 0;  // Tcbs per slab (constructor)
   Tcb* graveyard_ = nullptr;
 
   // Queues that received out-of-order data (prune candidates, oldest first).

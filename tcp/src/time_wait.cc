@@ -1,6 +1,7 @@
 // Compact TIME-WAIT store; see time_wait.h for the design.
 #include "shardtcp/tcp/time_wait.h"
 
+#include <algorithm>
 #include <new>
 #include <random>
 
@@ -22,7 +23,7 @@ constexpr std::size_t kInitialIndex = 1024;
 }  // namespace
 
 TimeWaitStore::TimeWaitStore(const std::uint64_t key[2], std::size_t capacity, TimeUs timeout)
-    : index_(key, kInitialIndex),
+    : index_(key, std::min<std::size_t>(kInitialIndex, capacity)),
       // Entry indices are 32-bit with one value reserved for "nil".
       capacity_(capacity < kNil ? capacity : kNil - 1),
       timeout_(timeout) {
@@ -58,7 +59,7 @@ std::uint32_t TimeWaitStore::alloc() {
     // Nothrow, no zeroing pass (every field is written on insert); a refusal
     // makes the caller recycle the oldest entry instead.
     if (chunks_.size() == chunks_.capacity()) return kNil;
-    std::unique_ptr<TimeWaitEntry[]> c(new (std::nothrow) TimeWaitEntry[kChunkSize]);
+    std::unique_ptr<TimeWaitEntry[]> c(new (std::nothrow) TimeWaitEntry[chunk_len()]);
     if (c == nullptr) return kNil;
     chunks_.push_back(std::move(c));
   }
@@ -162,7 +163,7 @@ bool TimeWaitStore::erase(const FourTuple& t) {
 
 std::size_t TimeWaitStore::memory_bytes() const {
   return sizeof(*this) + index_.memory_bytes() + chunks_.capacity() * sizeof(chunks_[0]) +
-         chunks_.size() * kChunkSize * sizeof(TimeWaitEntry);
+         chunks_.size() * chunk_len() * sizeof(TimeWaitEntry);
 }
 
 }  // namespace shardtcp::tcp

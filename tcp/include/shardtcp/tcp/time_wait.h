@@ -107,6 +107,9 @@ class TimeWaitStore {
   static constexpr unsigned kChunkBits = 12;
   static constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 
+  // Entries per chunk: a store smaller than one chunk has one chunk of its
+  // capacity (allocated_ never passes capacity_: entries are recycled first).
+  std::size_t chunk_len() const { return capacity_ < kChunkSize ? capacity_ : kChunkSize; }
   TimeWaitEntry& at(std::uint32_t i) { return chunks_[i >> kChunkBits][i & (kChunkSize - 1)]; }
   const TimeWaitEntry& chunk_at(std::uint32_t i) const {
     return chunks_[i >> kChunkBits][i & (kChunkSize - 1)];
