@@ -139,7 +139,8 @@ Tcb* StackImpl::alloc_tcb(const FourTuple& tuple) {
     // Nothrow (issue 9): no room or no memory refuses the connection; the
     // caller drops the SYN and counts it (DropReason::kNoMemory).
     if (tcb_slabs_.size() == tcb_slabs_.capacity()) return nullptr;
-    std::unique_ptr<unsigned char[]> slab(new (std::nothrow) unsigned char[tcb_slab_ * sizeof(Tcb)]);
+    std::unique_ptr<unsigned char[]> slab(
+        new (std::nothrow) unsigned char[tcb_slab_ * sizeof(Tcb)]);
     if (slab == nullptr) {
       ctr_.mem_alloc_failures.inc();
       return nullptr;

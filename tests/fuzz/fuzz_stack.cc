@@ -60,7 +60,7 @@ constexpr std::uint16_t kPorts[4] = {80, 81, 443, 50000};
 constexpr std::size_t kMtu = 1500;
 constexpr std::size_t kIpv4Header = 20;
 constexpr std::size_t kLinkCap = 64;      // packets per direction; the oldest goes beyond
-constexpr std::size_t kMaxSend = 65536;  // bytes per application send call
+constexpr std::size_t kMaxSend = 65536;   // bytes per application send call
 constexpr std::size_t kMaxActions = 200;  // per input (bounds the time per execution)
 constexpr TimeUs kStart = 1000 * kUsPerSec;
 
