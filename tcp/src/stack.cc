@@ -75,7 +75,7 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
   tcb_slabs_.reserve(cfg.max_connections / tcb_slab_ + 16 * (kTcbSlab / tcb_slab_));
   // The output vector grows only past the largest burst of one call; start
   // with room for a typical one (RFC 6928 initial windows of many timers).
-  out_.reserve(1024);
+  if (!out_.reserve(1024)) throw std::bad_alloc();  // start-up, not the data path
 }
 
 StackImpl::~StackImpl() {
@@ -519,7 +519,9 @@ Connection* Stack::connect(const FourTuple& t, const Handlers& h, void* user, Ti
 void Stack::input(const Segment& seg, TimeUs now) { impl_->input(seg, now); }
 void Stack::poll(TimeUs now) { impl_->poll(now); }
 TimeUs Stack::now() const { return impl_->now(); }
-const std::vector<OutSegment>& Stack::output() const { return impl_->out_; }
+std::span<const OutSegment> Stack::output() const {
+  return {impl_->out_.begin(), impl_->out_.size()};
+}
 void Stack::clear_output() { impl_->out_.clear(); }
 std::size_t Stack::connection_count() const { return impl_->connection_count(); }
 TimeUs Stack::next_expiry() const { return impl_->next_expiry(); }
