@@ -261,6 +261,12 @@ Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* 
     ctr_.conn_limit_drops.inc();
     return nullptr;
   }
+  // Above the payload budget's high-water mark new connections are refused
+  // in both directions, so established ones keep what is left (mem_budget.cc).
+  if (mem_high_water()) {
+    ctr_.mem_connect_refused.inc();
+    return nullptr;
+  }
   const Handlers* hp = nullptr;
   for (auto& known : active_handlers_) {
     if (std::memcmp(known.get(), &h, sizeof(Handlers)) == 0) hp = known.get();
