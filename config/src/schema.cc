@@ -441,6 +441,12 @@ std::vector<Section> make_sections() {
            "at max_connections, reset the connection idle longest so a new "
            "client gets in (with syn_cookies, only once its handshake completes)",
            [](auto& c) -> auto& { return c.tcp.evict_idle_on_full; }),
+       boolean<C>(
+           "time_wait_reuse",
+           "connect() may reuse a 4-tuple still in TIME-WAIT on our side when timestamps "
+           "protect it (RFC 6191 reasoning, Linux tcp_tw_reuse): the old connection used "
+           "timestamps and its last segment is at least 1 s old",
+           [](auto& c) -> auto& { return c.tcp.time_wait_reuse; }),
        special("congestion_control", Kind::kString,
                "\"cubic\" (RFC 9438) or \"newreno\" (RFC 6582)", parse_cc, emit_cc),
        integer<C>(

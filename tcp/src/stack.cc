@@ -256,7 +256,30 @@ Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* 
   // No reap() here: memory is reclaimed only at the start of input()/poll(),
   // after the dataplane drained the output of the previous call.
   if (!in_call_) now_ = std::max(now_, now);
-  if (flows_.find(tuple) != nullptr || tw_.find(tuple) != nullptr) return nullptr;
+  if (flows_.find(tuple) != nullptr) return nullptr;
+  // A tuple still in TIME-WAIT on our side (we closed first). TIME-WAIT
+  // keeps old duplicates of the peer's segments out of a new incarnation
+  // (RFC 9293 §3.6.1); with timestamps on both incarnations, PAWS does the
+  // same job (RFC 7323 §5, the reasoning of RFC 6191 applied to the side
+  // that holds TIME-WAIT, as Linux's tcp_tw_reuse / tcp_twsk_unique): the
+  // peer's old segments carry TSvals below the TS.Recent of the new
+  // connection once the peer's timestamp clock (>= 1 tick/s, RFC 7323 §5.4)
+  // has moved on, so the old connection's last segment must be >= 1 s old.
+  // Our own new TSvals continue the same per-tuple clock (ts_offset_of()),
+  // so the peer's PAWS rejects our old duplicates too. The new ISS lies
+  // beyond anything the old incarnation could have sent or had acknowledged.
+  std::uint32_t min_iss = 0;
+  bool reuse = false;
+  if (TimeWaitEntry* tw = tw_.find(tuple)) {
+    const TimeUs last_segment = tw->expiry - std::min(tw->expiry, tw_.timeout());
+    if (!cfg_.time_wait_reuse || !cfg_.timestamps || !tw->ts_ok ||
+        now_ < last_segment + kUsPerSec) {
+      ctr_.time_wait_reuse_refused.inc();
+      return nullptr;
+    }
+    min_iss = tw->snd_nxt + 65535 + 2;  // Linux's choice: a full unscaled window beyond
+    reuse = true;
+  }
   if (flows_.size() >= cfg_.max_connections) {
     ctr_.conn_limit_drops.inc();
     return nullptr;
@@ -277,12 +300,18 @@ Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* 
   }
   Tcb* t = alloc_tcb(tuple);
   if (t == nullptr) return nullptr;
+  if (reuse) {
+    tw_.erase(tuple);
+    ctr_.time_wait_reused.inc();
+    set_state(nullptr, State::kTimeWait, State::kClosed);
+  }
   t->handlers = hp;
   t->user_ptr = user;
   t->app_owned = true;
   t->active_open = true;
   // RFC 9293 §3.10.1 active OPEN: ISS per RFC 6528, send <SYN>.
   t->iss = next_iss(tuple);
+  if (reuse && seq_lt(t->iss, min_iss)) t->iss = min_iss;
   t->snd_una = t->iss;
   t->snd_nxt = t->iss;
   t->snd_max = t->iss;

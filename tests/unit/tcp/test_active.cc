@@ -164,6 +164,77 @@ TEST(ActiveOpen, IsnsAreKeyedPerTuple) {
   EXPECT_NE(a.seg.seq, b.seg.seq);
 }
 
+// We close first and hold TIME-WAIT; the application connects the same
+// 4-tuple again (a load generator cycling through its source ports).
+// Returns our SND.NXT at the end (our FIN + 1).
+std::uint32_t active_close_to_time_wait(Harness& h, bool timestamps) {
+  Connection* c = start(h);
+  Out syn = h.take_one();
+  TcpOptions o = mss_option();
+  if (timestamps) {
+    o.has_timestamps = true;
+    o.ts_val = 5000;
+    o.ts_ecr = syn.seg.opts.ts_val;
+  }
+  h.in(kSyn | kAck, kPeerIsn, kOurIss + 1, "", 65535, o);
+  h.take_one();
+  c->close();
+  EXPECT_EQ(h.take_one().seg.flags, kFin | kAck);
+  if (timestamps) o.ts_val = 5001;
+  h.in(kFin | kAck, kPeerIsn + 1, kOurIss + 2, "", 65535, o);
+  EXPECT_EQ(h.take_one().seg.flags, kAck);
+  EXPECT_EQ(h.stack->time_wait_count(), 1u);
+  return kOurIss + 2;
+}
+
+TEST(TimeWaitReuse, ConnectTakesOverATimestampedTupleAfterOneSecond) {
+  Harness h;
+  const std::uint32_t old_snd_nxt = active_close_to_time_wait(h, true);
+  // Too soon: the peer's timestamp clock may not have ticked since its last
+  // segment, so PAWS could not tell old duplicates from new segments.
+  EXPECT_EQ(h.connect(), nullptr);
+  h.expect_none();
+  EXPECT_EQ(h.counters.time_wait_reuse_refused.get(), 1u);
+  EXPECT_EQ(h.stack->time_wait_count(), 1u);
+  h.advance(kUsPerSec);
+  Connection* c = h.connect();
+  ASSERT_NE(c, nullptr);
+  Out syn = h.take_one();
+  EXPECT_EQ(syn.seg.flags, kSyn);
+  // The overridden ISS (kOurIss) lies below the old incarnation's sequence
+  // space: the new one starts a full unscaled window beyond its SND.NXT.
+  EXPECT_EQ(syn.seg.seq, old_snd_nxt + 65537);
+  EXPECT_TRUE(syn.seg.opts.has_timestamps);
+  EXPECT_EQ(h.counters.time_wait_reused.get(), 1u);
+  EXPECT_EQ(h.stack->time_wait_count(), 0u);
+  EXPECT_EQ(h.gauge(State::kTimeWait), 0);
+  EXPECT_EQ(h.gauge(State::kSynSent), 1);
+}
+
+TEST(TimeWaitReuse, WithoutTimestampsTheTupleWaitsForTwoMsl) {
+  Harness h;
+  active_close_to_time_wait(h, false);
+  h.advance(kUsPerSec);
+  EXPECT_EQ(h.connect(), nullptr);  // no PAWS: only TIME-WAIT protects
+  EXPECT_EQ(h.counters.time_wait_reuse_refused.get(), 1u);
+  h.advance(2 * h.cfg.msl);
+  EXPECT_EQ(h.stack->time_wait_count(), 0u);
+  EXPECT_NE(h.connect(), nullptr);  // an ordinary new connection: no reuse
+  EXPECT_EQ(h.take_one().seg.flags, kSyn);
+  EXPECT_EQ(h.counters.time_wait_reused.get(), 0u);
+}
+
+TEST(TimeWaitReuse, OffByConfig) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.time_wait_reuse = false;
+  Harness h(cfg);
+  active_close_to_time_wait(h, true);
+  h.advance(kUsPerSec);
+  EXPECT_EQ(h.connect(), nullptr);
+  EXPECT_EQ(h.counters.time_wait_reuse_refused.get(), 1u);
+  EXPECT_EQ(h.stack->time_wait_count(), 1u);
+}
+
 TEST(ActiveOpen, CloseInSynSentDeletesTcb) {
   Harness h;
   Connection* c = start(h);

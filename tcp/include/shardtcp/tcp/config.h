@@ -40,6 +40,7 @@ struct TcpConfig {
   std::uint32_t challenge_ack_limit = 1000;     // per second per core, RFC 5961 §7 (randomized)
   TimeUs invalid_ratelimit = 500 * kUsPerMs;    // per-connection out-of-window answers; 0 = off
   bool evict_idle_on_full = true;               // at max_connections, reset the longest idle
+  bool time_wait_reuse = true;                  // connect() may take over a TIME-WAIT tuple (TS)
   CongestionControl congestion_control = CongestionControl::kCubic;
   std::uint32_t initial_window_segments = 10;   // RFC 6928
   std::uint64_t isn_secret[2] = {0, 0};         // RFC 6528 key; 0,0 = random at start

@@ -149,6 +149,11 @@ struct TcpCounters {
   // Idle connections reset to admit a new one at tcp.max_connections
   // (tcp.evict_idle_on_full).
   Counter idle_evictions;
+  // connect() calls that took over a 4-tuple still in TIME-WAIT on our side
+  // (tcp.time_wait_reuse), and those refused because the tuple was in
+  // TIME-WAIT and reuse was not safe (or off).
+  Counter time_wait_reused;
+  Counter time_wait_reuse_refused;
   // Payload memory budget (issue 9), after Linux's tcp_mem pressure counters.
   Counter mem_syn_drops;       // SYNs refused above the budget's high-water mark
   Counter mem_connect_refused;  // connect() calls refused above the high-water mark
