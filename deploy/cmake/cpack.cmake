@@ -19,6 +19,8 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# zstd (dpkg >= 1.21.18): a fraction of xz's time for a few % more bytes.
+set(CPACK_DEBIAN_COMPRESSION_TYPE zstd)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
   "librte-mempool-ring23, librte-bus-vdev23, librte-net-af-packet23, librte-net-af-xdp23, librte-net-memif23, librte-net-tap23")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "dpdk, curl")

@@ -115,4 +115,6 @@ install(FILES ${PROJECT_SOURCE_DIR}/app/loadgen/summary.schema.json
   ${PROJECT_SOURCE_DIR}/deploy/k8s/loadgen/merge.py
   DESTINATION ${CMAKE_INSTALL_DATADIR}/shardtcp)
 
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
 include(${CMAKE_CURRENT_LIST_DIR}/cpack.cmake)

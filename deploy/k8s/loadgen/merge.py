@@ -3,6 +3,7 @@
 
     merge.py [-o merged.json] [--quiet] SUMMARY.json [SUMMARY.json ...]
     merge.py [-o merged.json] DIR            (every *.json in DIR)
+    merge.py [-o merged.json] --from-logs LOG [LOG ...]   (pod logs of run-generator.sh)
 
 The generators of a distributed load test (deploy/k8s/loadgen: an Indexed Job)
 run at the same time against the same servers, each from its own slice of
@@ -24,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
@@ -70,13 +72,63 @@ def load(path):
             d = json.load(f)
     except (OSError, ValueError) as e:
         raise MergeError(f"{path}: {e}")
+    return check(d, path)
+
+
+BEGIN = re.compile(r"^--- shardtcp-loadgen summary (\d+) begin ---$")
+END = re.compile(r"^--- shardtcp-loadgen summary (\d+) end ---$")
+
+
+def from_logs(paths):
+    """The summaries that run-generator.sh printed between its marker lines
+    (kubectl logs of each pod, concatenated or one file per pod). Returns
+    [(name, summary)], one per generator index; a cut-off block or an index
+    seen twice is an error."""
+    found = {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError as e:
+            raise MergeError(f"{path}: {e}")
+        idx, body = None, []
+        for n, line in enumerate(lines, 1):
+            m = BEGIN.match(line)
+            if m:
+                if idx is not None:
+                    raise MergeError(f"{path}:{n}: summary {idx} has no end line")
+                idx, body = int(m.group(1)), []
+                continue
+            m = END.match(line)
+            if m:
+                if idx is None or int(m.group(1)) != idx:
+                    raise MergeError(f"{path}:{n}: end line without its begin line")
+                name = f"{path}: summary {idx}"
+                if idx in found:
+                    raise MergeError(f"{name}: index {idx} seen twice")
+                try:
+                    found[idx] = (name, json.loads("\n".join(body)))
+                except ValueError as e:
+                    raise MergeError(f"{name}: {e}")
+                idx = None
+                continue
+            if idx is not None:
+                body.append(line)
+        if idx is not None:
+            raise MergeError(f"{path}: summary {idx} has no end line (log cut off?)")
+    if not found:
+        raise MergeError("no summaries in the logs")
+    return [found[i] for i in sorted(found)]
+
+
+def check(d, name):
     if not isinstance(d, dict):
-        raise MergeError(f"{path}: not a loadgen summary (not an object)")
+        raise MergeError(f"{name}: not a loadgen summary (not an object)")
     for k in COUNTS + RATES + ("duration_s", "errors"):
         if k not in d:
-            raise MergeError(f"{path}: not a loadgen summary (no {k})")
+            raise MergeError(f"{name}: not a loadgen summary (no {k})")
     if "histograms_us" not in d:
-        raise MergeError(f"{path}: no histograms_us (a loadgen older than issue 16): "
+        raise MergeError(f"{name}: no histograms_us (a loadgen older than issue 16): "
                          "percentiles cannot be merged")
     return d
 
@@ -148,18 +200,24 @@ def report(m):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="+", help="summary files, or one directory of them")
+    ap.add_argument("--from-logs", action="store_true",
+                    help="the inputs are pod logs of run-generator.sh (kubectl logs)")
     ap.add_argument("-o", "--output", help="write the merged summary (JSON) here")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     paths = a.inputs
-    if len(paths) == 1 and os.path.isdir(paths[0]):
+    if not a.from_logs and len(paths) == 1 and os.path.isdir(paths[0]):
         d = paths[0]
         paths = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".json"))
         if not paths:
             print(f"merge: {d}: no *.json summaries", file=sys.stderr)
             return 2
     try:
-        m = merge([load(p) for p in paths], paths)
+        if a.from_logs:
+            named = [(name, check(d, name)) for name, d in from_logs(paths)]
+            m = merge([d for _, d in named], [name for name, _ in named])
+        else:
+            m = merge([load(p) for p in paths], paths)
     except MergeError as e:
         print(f"merge: {e}", file=sys.stderr)
         return 2
