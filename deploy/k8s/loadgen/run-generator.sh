@@ -26,6 +26,10 @@ ports=${LG_PORTS:-10000-59999}
 loadgen=${LG_BIN:-/usr/bin/shardtcp-loadgen}
 config=${LG_CONFIG:-/etc/shardtcp-loadgen/loadgen.toml}
 out=${LG_JSON:-/tmp/summary.json}
+# In the image: the container entry point (deploy/container/entrypoint.sh)
+# adds the pod's port (the SR-IOV VF) and cores; it gets the config and this
+# generator's address through its own variables.
+wrapper=${LG_WRAPPER:-}
 
 bad() { echo "run-generator: $*" >&2; exit 2; }
 [[ $idx =~ ^[0-9]+$ && $n =~ ^[0-9]+$ && $n -ge 1 && $idx -lt $n ]] ||
@@ -53,8 +57,13 @@ if [[ -n ${LG_SUBDOMAIN:-} ]]; then
 fi
 
 echo "run-generator: index $idx of $n: source $addr/$prefix, ports $plo-$phi"
-"$loadgen" --config "$config" --set "net.address=$addr/$prefix" --src-ports "$plo-$phi" \
-  --json "$out" "$@"
+if [[ -n $wrapper ]]; then
+  SHARDTCP_CONFIG=$config SHARDTCP_ADDRESS=$addr/$prefix "$wrapper" shardtcp-loadgen \
+    --src-ports "$plo-$phi" --json "$out" "$@"
+else
+  "$loadgen" --config "$config" --set "net.address=$addr/$prefix" --src-ports "$plo-$phi" \
+    --json "$out" "$@"
+fi
 rc=$?
 if [[ -s $out ]]; then
   echo "--- shardtcp-loadgen summary $idx begin ---"
