@@ -55,6 +55,9 @@ fi
 # deploy/k8s/validate/package-lock.json; installed once, used offline.
 val_dir=$(cd "$(dirname "$0")" && pwd)/k8s/validate
 if [[ ! -d $val_dir/node_modules/kubernetes-models || $val_dir/package-lock.json -nt $val_dir/node_modules ]]; then
+  # Debian's nodejs has npm apart (a nodejs that bundles npm needs nothing).
+  command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null 2>&1 ||
+    log "WARNING: could not install npm"
   if command -v npm >/dev/null; then
     log "npm ci in deploy/k8s/validate"
     (cd "$val_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
