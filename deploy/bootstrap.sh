@@ -16,6 +16,7 @@ PACKAGES=(
   curl wrk nginx-light prometheus
   iproute2 ethtool procps python3 python3-scapy python3-jsonschema tcpdump
   nftables  # lab.sh packet-loss fallback when the kernel has no sch_netem
+  jq python3-yaml systemd nodejs  # tests/deploy: entry point, manifests, systemd-analyze, validators
 )
 HUGEPAGES_2M=${SHARDTCP_HUGEPAGES:-512}
 HUGE_MNT=/dev/hugepages
@@ -47,6 +48,24 @@ else
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
     die "apt-get install failed for: ${missing[*]}"
   log "installed ${#missing[@]} package(s)"
+fi
+
+# ---- offline validators for deploy/ (tests/deploy) ----------------------------
+# npm kubernetes-models (OpenAPI schemas) and dockerfile-utils, pinned by
+# deploy/k8s/validate/package-lock.json; installed once, used offline.
+val_dir=$(cd "$(dirname "$0")" && pwd)/k8s/validate
+if [[ ! -d $val_dir/node_modules/kubernetes-models || $val_dir/package-lock.json -nt $val_dir/node_modules ]]; then
+  # Debian's nodejs has npm apart (a nodejs that bundles npm needs nothing).
+  command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null 2>&1 ||
+    log "WARNING: could not install npm"
+  if command -v npm >/dev/null; then
+    log "npm ci in deploy/k8s/validate"
+    (cd "$val_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+      log "WARNING: npm ci failed: the deploy.k8s / deploy.container schema checks will fail"
+    touch "$val_dir/node_modules" 2>/dev/null || true
+  else
+    log "WARNING: no npm: the deploy.k8s / deploy.container schema checks will fail"
+  fi
 fi
 
 # ---- hugepages ----------------------------------------------------------------

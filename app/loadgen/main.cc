@@ -626,6 +626,20 @@ int main(int argc, char** argv) {
             j["latency_us"][name] = {
                 {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"p999", p.p999}, {"max", p.max}};
           }
+          // The non-empty buckets themselves (index, count), so the summaries
+          // of several generators merge exactly (deploy/k8s/loadgen/merge.py):
+          // percentiles of a sum cannot be computed from the parts'
+          // percentiles. At most kSize entries per histogram.
+          for (const auto& [name, h] : lat) {
+            nlohmann::ordered_json buckets = nlohmann::ordered_json::array();
+            for (std::size_t i = 0; i < h->counts.size(); ++i) {
+              if (h->counts[i] != 0) buckets.push_back({i, h->counts[i]});
+            }
+            j["histograms_us"][name] = {{"sub_bits", app::LatencyHistogram::kSubBits},
+                                        {"total", h->total},
+                                        {"max", h->max},
+                                        {"buckets", std::move(buckets)}};
+          }
           std::ofstream f(cli.json_file);
           f << j.dump(2) << "\n";
           if (!f) {
