@@ -3,6 +3,7 @@
 // the key (STYLE.md: "fails with one clear message naming the bad key").
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -431,6 +432,24 @@ std::string describe(const Config& cfg) {
     << " MB/core; metrics: "
     << (cfg.metrics.enabled ? "http://" + cfg.metrics.listen + "/metrics" : std::string("off"))
     << "\n";
+  // A test setting nobody should leave on by accident: said loudly.
+  const auto& im = cfg.impair;
+  if (im.rx.active() || im.tx.active()) {
+    const auto pct = [](std::uint32_t ppm) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%g", ppm / 10000.0);
+      return std::string(b);
+    };
+    o << "IMPAIRMENT ON (seed " << im.seed << ")";
+    for (const auto& [name, d] : {std::pair{"rx", &im.rx}, std::pair{"tx", &im.tx}}) {
+      if (!d->active()) continue;
+      o << "; " << name << ": loss " << pct(d->loss_ppm) << "%, bursts " << pct(d->burst_enter_ppm)
+        << "%/" << pct(d->burst_exit_ppm) << "%, dup " << pct(d->duplicate_ppm) << "%, reorder "
+        << pct(d->reorder_ppm) << "%, corrupt " << pct(d->corrupt_ppm) << "%, delay " << d->delay_us
+        << "+-" << d->jitter_us << " us";
+    }
+    o << "\n";
+  }
   return o.str();
 }
 

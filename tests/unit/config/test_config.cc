@@ -483,6 +483,10 @@ TEST(ConfigHelpers, DescribeNamesTheEssentials) {
   EXPECT_NE(d.find("payload memory 64 MB/core"), std::string::npos) << d;
   EXPECT_NE(d.find("metrics: off"), std::string::npos) << d;
   EXPECT_NE(d.find("hold_close_wait"), std::string::npos) << d;
+  EXPECT_NE(d.find("IMPAIRMENT ON (seed 42); rx: loss 5%, bursts 0.5%/25%, dup 1.25%"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(describe(load_string(kMinimal)).find("IMPAIRMENT"), std::string::npos);
 }
 
 TEST(ConfigLoad, MemBudgetZeroIsDerivedFromPhysicalMemory) {
