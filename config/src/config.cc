@@ -3,10 +3,12 @@
 // the key (STYLE.md: "fails with one clear message naming the bad key").
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include <unistd.h>
 
@@ -109,6 +111,30 @@ void resolve_mem_budget(Config& cfg) {
 }
 
 // Cross-field and structural checks on a fully parsed config.
+// [impair] (issue 15): a Gilbert-Elliott bad state must be able to end, the
+// delay never goes below zero, and held frames leave the pool room to work.
+void check_impair(const Config& cfg) {
+  const auto& im = cfg.impair;
+  bool holds = false;
+  for (const auto& [name, d] : {std::pair{"rx", &im.rx}, std::pair{"tx", &im.tx}}) {
+    const std::string k = std::string("impair.") + name;
+    if (d->burst_enter_ppm != 0 && d->burst_exit_ppm == 0) {
+      fail(k + "_burst_exit_pct",
+           "must be above 0 when " + k + "_burst_enter_pct is set (the burst would never end)");
+    }
+    if (d->jitter_us > d->delay_us) {
+      fail(k + "_jitter_us", "must be <= " + k + "_delay_us " + std::to_string(d->delay_us) +
+                                 " (got " + std::to_string(d->jitter_us) + ")");
+    }
+    holds = holds || d->delay_us != 0 || d->reorder_ppm != 0;
+  }
+  if (holds && std::uint64_t{im.queue_frames} * 4 > cfg.mempool.mbufs) {
+    fail("impair.queue_frames",
+         "must be <= mempool.mbufs / 4 = " + std::to_string(cfg.mempool.mbufs / 4) +
+             " when frames are delayed or reordered (got " + std::to_string(im.queue_frames) + ")");
+  }
+}
+
 void check_cross(Config& cfg) {
   const auto cores = parse_lcores(cfg.eal.lcores);
   if (!cores)
@@ -200,6 +226,7 @@ void check_cross(Config& cfg) {
     fail("tcp.snd_buf", "must be >= tcp.mss " + std::to_string(t.mss) + " (got " +
                             std::to_string(t.snd_buf) + ")");
   }
+  check_impair(cfg);
   resolve_mem_budget(cfg);
 }
 
@@ -405,6 +432,24 @@ std::string describe(const Config& cfg) {
     << " MB/core; metrics: "
     << (cfg.metrics.enabled ? "http://" + cfg.metrics.listen + "/metrics" : std::string("off"))
     << "\n";
+  // A test setting nobody should leave on by accident: said loudly.
+  const auto& im = cfg.impair;
+  if (im.rx.active() || im.tx.active()) {
+    const auto pct = [](std::uint32_t ppm) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%g", ppm / 10000.0);
+      return std::string(b);
+    };
+    o << "IMPAIRMENT ON (seed " << im.seed << ")";
+    for (const auto& [name, d] : {std::pair{"rx", &im.rx}, std::pair{"tx", &im.tx}}) {
+      if (!d->active()) continue;
+      o << "; " << name << ": loss " << pct(d->loss_ppm) << "%, bursts " << pct(d->burst_enter_ppm)
+        << "%/" << pct(d->burst_exit_ppm) << "%, dup " << pct(d->duplicate_ppm) << "%, reorder "
+        << pct(d->reorder_ppm) << "%, corrupt " << pct(d->corrupt_ppm) << "%, delay " << d->delay_us
+        << "+-" << d->jitter_us << " us";
+    }
+    o << "\n";
+  }
   return o.str();
 }
 

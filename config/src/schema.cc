@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -59,6 +60,12 @@ const toml::array& read_array(const toml::node& n, const std::string& path,
          &n);
   }
   return *a;
+}
+
+std::string toml_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 std::string elem_path(const std::string& path, std::size_t i) {
@@ -281,10 +288,95 @@ std::string emit_listen_ports(const Config& c) {
   return out + "]";
 }
 
+// A rate in percent (integer or float, 0..100) kept as parts per million.
+template <class Acc>
+Field<Config> percent(std::string_view key, std::string_view doc, Acc acc) {
+  return Field<Config>{
+      key,
+      Kind::kNumber,
+      "%",
+      doc,
+      "0..100",
+      [=](const toml::node& n, Config& c, const std::string& path) {
+        double v = 0;
+        if (const auto* i = n.as_integer()) {
+          v = static_cast<double>(i->get());
+        } else if (const auto* f = n.as_floating_point()) {
+          v = f->get();
+        } else {
+          fail(path, "expected a number of percent (got " + std::string(type_name(n)) + ")", &n);
+        }
+        // !(v >= 0) also refuses NaN.
+        if (!(v >= 0) || v > 100) {
+          fail(path, "must be between 0 and 100 (got " + toml_number(v) + ")", &n);
+        }
+        acc(c) = static_cast<std::uint32_t>(v * 10000.0 + 0.5);
+      },
+      [=](const Config& c) {
+        const std::uint32_t ppm = acc(c);
+        std::string frac = std::to_string(10000 + ppm % 10000).substr(1);
+        while (frac.size() > 1 && frac.back() == '0') frac.pop_back();
+        return std::to_string(ppm / 10000) + "." + frac;
+      }};
+}
+
 Field<Config> special(std::string_view key, Kind kind, std::string_view doc,
                       std::function<void(const toml::node&, Config&, const std::string&)> parse,
                       std::function<std::string(const Config&)> emit) {
   return Field<Config>{key, kind, "", doc, "", std::move(parse), std::move(emit)};
+}
+
+// [impair]: the same keys for each direction, rx_* (PMD -> core) then tx_*.
+std::vector<Field<Config>> impair_fields() {
+  using C = Config;
+  std::vector<Field<Config>> f{
+      integer<C>(
+          "seed", "", 0, INT64_MAX,
+          "random seed; the same seed and the same frames give the same decisions",
+          [](auto& c) -> auto& { return c.impair.seed; }),
+      integer<C>(
+          "queue_frames", "", 16, 1 << 20,
+          "frames held for delay or reordering, per core and direction; beyond, dropped and "
+          "counted (queue_full)",
+          [](auto& c) -> auto& { return c.impair.queue_frames; })};
+  // Keys are string literals kept in static storage: Field::key is a view.
+  static constexpr std::string_view kKeys[2][10] = {
+      {"rx_loss_pct", "rx_burst_enter_pct", "rx_burst_exit_pct", "rx_burst_loss_pct",
+       "rx_duplicate_pct", "rx_reorder_pct", "rx_reorder_us", "rx_corrupt_pct", "rx_delay_us",
+       "rx_jitter_us"},
+      {"tx_loss_pct", "tx_burst_enter_pct", "tx_burst_exit_pct", "tx_burst_loss_pct",
+       "tx_duplicate_pct", "tx_reorder_pct", "tx_reorder_us", "tx_corrupt_pct", "tx_delay_us",
+       "tx_jitter_us"}};
+  for (int d = 0; d < 2; ++d) {
+    const auto dir = d == 0 ? &ImpairConfig::rx : &ImpairConfig::tx;
+    const auto* k = kKeys[d];
+    auto field = [dir](std::uint32_t ImpairDirection::*m) {
+      return [ dir, m ](auto& c) -> auto& { return (c.impair.*dir).*m; };
+    };
+    f.push_back(
+        percent(k[0], "frames lost at random (independently)", field(&ImpairDirection::loss_ppm)));
+    f.push_back(percent(k[1],
+                        "bursty loss (Gilbert-Elliott): chance per frame of entering the bad state",
+                        field(&ImpairDirection::burst_enter_ppm)));
+    f.push_back(percent(k[2], "chance per frame of leaving the bad state (> 0 with burst_enter)",
+                        field(&ImpairDirection::burst_exit_ppm)));
+    f.push_back(percent(k[3], "frames lost while in the bad state",
+                        field(&ImpairDirection::burst_loss_ppm)));
+    f.push_back(percent(k[4], "frames sent twice", field(&ImpairDirection::duplicate_ppm)));
+    f.push_back(percent(k[5], "frames held back reorder_us, behind the frames that follow",
+                        field(&ImpairDirection::reorder_ppm)));
+    f.push_back(integer<C>(k[6], "us", 1, 10'000'000, "how long a reordered frame is held back",
+                           field(&ImpairDirection::reorder_us)));
+    f.push_back(percent(k[7], "frames with one byte of the IP packet changed (checksums then fail)",
+                        field(&ImpairDirection::corrupt_ppm)));
+    f.push_back(integer<C>(k[8], "us", 0, 10'000'000, "delay added to every frame",
+                           field(&ImpairDirection::delay_us)));
+    f.push_back(integer<C>(k[9], "us", 0, 10'000'000,
+                           "delay varies uniformly by up to this much either way (<= delay_us; "
+                           "frames may then be reordered)",
+                           field(&ImpairDirection::jitter_us)));
+  }
+  return f;
 }
 
 std::vector<Section> make_sections() {
@@ -505,6 +597,7 @@ std::vector<Section> make_sections() {
                    "idle_timeout_ms", 0, 86400000,
                    "echo: close (FIN) a connection with no bytes either way this long (0 = never)",
                    [](auto& c) -> auto& { return c.app.idle_timeout; })}});
+  s.push_back(Section{"impair", impair_fields()});
   return s;
 }
 

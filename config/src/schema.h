@@ -27,7 +27,14 @@ std::string_view type_name(const toml::node& n);
 // one-line messages: never contains a raw newline).
 std::string quote(std::string_view s);
 
-enum class Kind : std::uint8_t { kInteger, kBoolean, kString, kStringList, kIntegerList };
+enum class Kind : std::uint8_t {
+  kInteger,
+  kBoolean,
+  kString,
+  kStringList,
+  kIntegerList,
+  kNumber,  // integer or float
+};
 
 template <class T>
 struct Field {
@@ -45,7 +52,7 @@ struct Section {
   std::vector<Field<Config>> fields;
 };
 
-// [eal], [net], [mempool], [tcp], [metrics], [app] in file order.
+// [eal], [net], [mempool], [tcp], [metrics], [app], [impair] in file order.
 const std::vector<Section>& sections();
 // [port] / [[port]] keys.
 const std::vector<Field<PortConfig>>& port_fields();

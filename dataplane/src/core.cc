@@ -49,7 +49,17 @@ Core::Core(const Shared& sh, unsigned index, unsigned lcore, rte_mempool* pool, 
       pool_(pool),
       rxq_(rxq),
       txq_(txq),
-      arp_(sh.cfg->net.arp_max_entries, tcp::TimeUs{sh.cfg->net.arp_timeout_s} * tcp::kUsPerSec) {}
+      arp_(sh.cfg->net.arp_max_entries, tcp::TimeUs{sh.cfg->net.arp_timeout_s} * tcp::kUsPerSec) {
+  const config::ImpairConfig& im = sh.cfg->impair;
+  if (im.rx.active()) {
+    impair_rx_.emplace(ImpairPath{ImpairDecider(im.rx, impair_stream_seed(im.seed, index, false)),
+                                  DelayQueue<rte_mbuf*>(im.queue_frames)});
+  }
+  if (im.tx.active()) {
+    impair_tx_.emplace(ImpairPath{ImpairDecider(im.tx, impair_stream_seed(im.seed, index, true)),
+                                  DelayQueue<rte_mbuf*>(im.queue_frames)});
+  }
+}
 
 tcp::TimeUs Core::now_us() const {
   // TSC -> microseconds. A double keeps 53 bits of microseconds (centuries).
@@ -92,12 +102,17 @@ void Core::run() {
       if (n != 0) {
         dp_.rx_bursts.inc();
         work += n;
-        for (std::uint16_t i = 0; i < n; ++i) {
-          if (i + 1 < n) rte_prefetch0(mbuf_data(burst[i + 1]));
-          rx_frame(burst[i], false);
+        if (impair_rx_) {
+          rx_impaired(burst, n);
+        } else {
+          for (std::uint16_t i = 0; i < n; ++i) {
+            if (i + 1 < n) rte_prefetch0(mbuf_data(burst[i + 1]));
+            rx_frame(burst[i], false);
+          }
         }
       }
     }
+    if (impair_rx_ || impair_tx_) work += impair_release();
     // Timers: cheap when nothing is due.
     stack_->poll(now_);
     if (sh_.app->poll) sh_.app->poll(*stack_, index_);
@@ -120,6 +135,7 @@ void Core::run() {
   if (sh_.app->teardown) sh_.app->teardown(*stack_, index_);
   drain_output();
   tx_flush();
+  impair_drain();
   arp_.for_each([](ArpCache::Entry& e) {
     for (unsigned i = 0; i < e.npending; ++i) rte_pktmbuf_free(e.pending[i]);
     e.npending = 0;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "arp_cache.h"
+#include "impair.h"
 #include "port.h"
 #include "shardtcp/dataplane/counters.h"
 #include "shardtcp/dataplane/runtime.h"
@@ -85,6 +86,17 @@ class alignas(64) Core {
   void send_arp(std::uint16_t op, const MacAddr& dst_mac, tcp::Ipv4 target_ip);
   void tx_enqueue(rte_mbuf* m);
   void tx_flush();
+  void tx_send(rte_mbuf** v, std::uint16_t n);  // tx_burst with retries; frees what is left
+  // Impairment stage (core_impair.cc): one frame through a direction's
+  // decider; returns the frames (0..2) to pass on now, in out.
+  struct ImpairPath {
+    ImpairDecider decide;
+    DelayQueue<rte_mbuf*> held;
+  };
+  unsigned impair_frame(ImpairPath& p, bool tx, rte_mbuf* m, rte_mbuf** out);
+  void rx_impaired(rte_mbuf** burst, std::uint16_t n);
+  std::uint32_t impair_release();  // frames now due, both directions
+  void impair_drain();             // shutdown: frees every held frame
   void resolve_and_send(rte_mbuf* m, tcp::Ipv4 next_hop);
   void release_pending(ArpCache::Entry& e);
   // Every ~10 ms.
@@ -110,6 +122,8 @@ class alignas(64) Core {
   std::uint32_t pending_total_ = 0;  // mbufs waiting for ARP, <= kMaxPendingTotal
   std::uint16_t tx_n_ = 0;
   rte_mbuf* tx_[kTxBurst] = {};
+  // Issue 15: engaged only for a direction with an impair.* setting.
+  std::optional<ImpairPath> impair_rx_, impair_tx_;
 };
 
 }  // namespace shardtcp::dataplane

@@ -189,24 +189,37 @@ void Core::tx_enqueue(rte_mbuf* m) {
 
 void Core::tx_flush() {
   if (tx_n_ == 0) return;
+  const std::uint16_t n = tx_n_;
+  tx_n_ = 0;
+  if (!impair_tx_) return tx_send(tx_, n);
+  // Issue 15: every frame through the tx impairment stage; a duplicate may
+  // double the batch, held frames leave later (impair_release()).
+  rte_mbuf* out[2 * kTxBurst];
+  std::uint16_t k = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    k = static_cast<std::uint16_t>(k + impair_frame(*impair_tx_, true, tx_[i], out + k));
+  }
+  tx_send(out, k);
+}
+
+void Core::tx_send(rte_mbuf** v, std::uint16_t n) {
+  if (n == 0) return;
   std::uint64_t bytes = 0;
-  for (std::uint16_t i = 0; i < tx_n_; ++i) bytes += rte_pktmbuf_pkt_len(tx_[i]);
-  std::uint16_t sent = rte_eth_tx_burst(sh_.port, txq_, tx_, tx_n_);
+  for (std::uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(v[i]);
+  std::uint16_t sent = rte_eth_tx_burst(sh_.port, txq_, v, n);
   // A full ring usually drains within a few attempts; beyond that, drop and
   // let TCP retransmit rather than stall the loop.
-  for (unsigned r = 0; r < kTxRetries && sent < tx_n_; ++r) {
+  for (unsigned r = 0; r < kTxRetries && sent < n; ++r) {
     sent = static_cast<std::uint16_t>(
-        sent +
-        rte_eth_tx_burst(sh_.port, txq_, tx_ + sent, static_cast<std::uint16_t>(tx_n_ - sent)));
+        sent + rte_eth_tx_burst(sh_.port, txq_, v + sent, static_cast<std::uint16_t>(n - sent)));
   }
-  for (std::uint16_t i = sent; i < tx_n_; ++i) {
-    bytes -= rte_pktmbuf_pkt_len(tx_[i]);
-    rte_pktmbuf_free(tx_[i]);
+  for (std::uint16_t i = sent; i < n; ++i) {
+    bytes -= rte_pktmbuf_pkt_len(v[i]);
+    rte_pktmbuf_free(v[i]);
     dp_.drop(L3DropReason::kTxFull);
   }
   dp_.tx_packets.add(sent);
   dp_.tx_bytes.add(bytes);
-  tx_n_ = 0;
 }
 
 void Core::arp_sweep() {

@@ -312,6 +312,28 @@ void MetricsExporter::Collector::collect_dataplane(std::deque<MetricFamily>& out
     sample(tw, {{"core", core}}, static_cast<double>(c.dp->time_wait_entries.get()));
   }
 
+  // The impairment stage (issue 15): all zero unless impair.* is set.
+  auto& impair =
+      family(out, "shardtcp_impair_frames_total",
+             "Frames the impairment stage acted on, by direction and action.", MetricType::Counter);
+  auto& held = family(out, "shardtcp_impair_held_frames",
+                      "Frames held in the impairment stage's delay queue.", MetricType::Gauge);
+  for (const auto& c : cores_) {
+    const std::string core = std::to_string(c.core);
+    for (std::size_t d = 0; d < 2; ++d) {
+      const std::string dir = d == 0 ? "rx" : "tx";
+      for (int a = 0; a < kNumImpairActions; ++a) {
+        sample(impair,
+               {{"core", core},
+                {"direction", dir},
+                {"action", std::string(to_string(static_cast<ImpairAction>(a)))}},
+               as_double(c.dp->impair[d][static_cast<std::size_t>(a)].get()));
+      }
+      sample(held, {{"core", core}, {"direction", dir}},
+             static_cast<double>(c.dp->impair_held[d].get()));
+    }
+  }
+
   // Interval gauges: what happened since the previous scrape (since start on
   // the first). For dashboards prefer rate() of the *_total counters; these
   // are for shardtcp-stat and a quick look.

@@ -27,6 +27,8 @@ std::string_view kind_name(Kind k) {
       return "array of strings";
     case Kind::kIntegerList:
       return "array of integers";
+    case Kind::kNumber:
+      return "number";
   }
   return "?";
 }

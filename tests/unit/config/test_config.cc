@@ -133,6 +133,30 @@ header_timeout_ms = 1500
 keepalive_timeout_ms = 2500
 send_timeout_ms = 0
 idle_timeout_ms = 3500
+
+[impair]
+seed = 42
+queue_frames = 512
+rx_loss_pct = 5
+rx_burst_enter_pct = 0.5
+rx_burst_exit_pct = 25.0
+rx_burst_loss_pct = 80
+rx_duplicate_pct = 1.25
+rx_reorder_pct = 25
+rx_reorder_us = 2000
+rx_corrupt_pct = 0.0001
+rx_delay_us = 50000
+rx_jitter_us = 10000
+tx_loss_pct = 10
+tx_burst_enter_pct = 0
+tx_burst_exit_pct = 0
+tx_burst_loss_pct = 100
+tx_duplicate_pct = 2
+tx_reorder_pct = 0
+tx_reorder_us = 1
+tx_corrupt_pct = 3
+tx_delay_us = 7
+tx_jitter_us = 7
 )";
 
 TEST(ConfigLoad, EveryKeyReachesItsField) {
@@ -211,6 +235,40 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(c.app.keepalive_timeout, 2500 * tcp::kUsPerMs);
   EXPECT_EQ(c.app.send_timeout, 0u);
   EXPECT_EQ(c.app.idle_timeout, 3500 * tcp::kUsPerMs);
+  // [impair]: percent kept as parts per million.
+  EXPECT_EQ(c.impair.seed, 42u);
+  EXPECT_EQ(c.impair.queue_frames, 512u);
+  EXPECT_EQ(c.impair.rx.loss_ppm, 50000u);
+  EXPECT_EQ(c.impair.rx.burst_enter_ppm, 5000u);
+  EXPECT_EQ(c.impair.rx.burst_exit_ppm, 250000u);
+  EXPECT_EQ(c.impair.rx.burst_loss_ppm, 800000u);
+  EXPECT_EQ(c.impair.rx.duplicate_ppm, 12500u);
+  EXPECT_EQ(c.impair.rx.reorder_ppm, 250000u);
+  EXPECT_EQ(c.impair.rx.reorder_us, 2000u);
+  EXPECT_EQ(c.impair.rx.corrupt_ppm, 1u);
+  EXPECT_EQ(c.impair.rx.delay_us, 50000u);
+  EXPECT_EQ(c.impair.rx.jitter_us, 10000u);
+  EXPECT_EQ(c.impair.tx.loss_ppm, 100000u);
+  EXPECT_EQ(c.impair.tx.duplicate_ppm, 20000u);
+  EXPECT_EQ(c.impair.tx.corrupt_ppm, 30000u);
+  EXPECT_EQ(c.impair.tx.reorder_us, 1u);
+  EXPECT_EQ(c.impair.tx.delay_us, 7u);
+  EXPECT_EQ(c.impair.tx.jitter_us, 7u);
+  EXPECT_TRUE(c.impair.rx.active());
+  EXPECT_TRUE(c.impair.tx.active());
+}
+
+TEST(ConfigImpair, OffByDefaultAndSetByOverride) {
+  Config c = load_string(kMinimal);
+  EXPECT_FALSE(c.impair.rx.active());
+  EXPECT_FALSE(c.impair.tx.active());
+  apply_override(c, "impair.rx_loss_pct=5");
+  apply_override(c, "impair.tx_corrupt_pct", "0.5");
+  EXPECT_EQ(c.impair.rx.loss_ppm, 50000u);
+  EXPECT_EQ(c.impair.tx.corrupt_ppm, 5000u);
+  EXPECT_TRUE(c.impair.rx.active());
+  EXPECT_NE(to_toml(c).find("rx_loss_pct = 5.0\n"), std::string::npos);
+  EXPECT_NE(to_toml(c).find("tx_corrupt_pct = 0.5\n"), std::string::npos);
 }
 
 TEST(ConfigLoad, EveryKnownKeyIsInTheEveryKeyTest) {
@@ -425,6 +483,10 @@ TEST(ConfigHelpers, DescribeNamesTheEssentials) {
   EXPECT_NE(d.find("payload memory 64 MB/core"), std::string::npos) << d;
   EXPECT_NE(d.find("metrics: off"), std::string::npos) << d;
   EXPECT_NE(d.find("hold_close_wait"), std::string::npos) << d;
+  EXPECT_NE(d.find("IMPAIRMENT ON (seed 42); rx: loss 5%, bursts 0.5%/25%, dup 1.25%"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(describe(load_string(kMinimal)).find("IMPAIRMENT"), std::string::npos);
 }
 
 TEST(ConfigLoad, MemBudgetZeroIsDerivedFromPhysicalMemory) {
@@ -446,7 +508,8 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 33u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
+  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 33u + 2u + 2u + 4u /* app timeouts */ +
+                             3u /* metrics */ + 2u + 2u * 10u /* impair */);
 }
 
 }  // namespace

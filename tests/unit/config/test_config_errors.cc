@@ -172,6 +172,24 @@ const std::vector<Case>& cases() {
        "mempool.cache_size) (got 2048)"},
       {"data_room_below_mtu", "[port]\nmtu = 9000\n[tcp]\nmss = 1460\n",
        "mempool.data_room: must be at least 9146 (128 headroom + port.mtu 9000 + 18) (got 2176)"},
+      // [impair] (issue 15).
+      {"impair_pct_above_100", "[impair]\nrx_loss_pct = 100.5\n",
+       "impair.rx_loss_pct: must be between 0 and 100 (got 100.5)"},
+      {"impair_pct_negative", "[impair]\ntx_duplicate_pct = -1\n",
+       "impair.tx_duplicate_pct: must be between 0 and 100 (got -1)"},
+      {"impair_pct_nan", "[impair]\ntx_corrupt_pct = nan\n",
+       "impair.tx_corrupt_pct: must be between 0 and 100 (got nan)"},
+      {"impair_pct_string", "[impair]\nrx_loss_pct = \"5%\"\n",
+       "impair.rx_loss_pct: expected a number of percent (got string)"},
+      {"impair_burst_never_ends", "[impair]\nrx_burst_enter_pct = 1\n",
+       "impair.rx_burst_exit_pct: must be above 0 when impair.rx_burst_enter_pct is set (the "
+       "burst would never end)"},
+      {"impair_jitter_above_delay", "[impair]\ntx_delay_us = 100\ntx_jitter_us = 200\n",
+       "impair.tx_jitter_us: must be <= impair.tx_delay_us 100 (got 200)"},
+      {"impair_queue_vs_pool", "[impair]\nrx_delay_us = 1000\nqueue_frames = 8192\n",
+       "impair.queue_frames: must be <= mempool.mbufs / 4 = 4095 when frames are delayed or "
+       "reordered (got 8192)"},
+      {"impair_unknown_key", "[impair]\nloss_pct = 5\n", "impair.loss_pct: unknown key"},
   };
   return kCases;
 }

@@ -69,6 +69,34 @@ struct AppConfig {
   tcp::TimeUs idle_timeout = 300 * tcp::kUsPerSec;
 };
 
+// The impairment stage (issue 15): faults applied to frames between the PMD
+// and the core, per direction, for testing on a bad link. Off when every rate
+// and delay is 0 (the default). Rates are parts per million (the file says
+// percent); times are microseconds.
+struct ImpairDirection {
+  std::uint32_t loss_ppm = 0;                // independent (Bernoulli) loss
+  std::uint32_t burst_enter_ppm = 0;         // Gilbert-Elliott p: good -> bad, per frame
+  std::uint32_t burst_exit_ppm = 0;          // Gilbert-Elliott r: bad -> good, per frame
+  std::uint32_t burst_loss_ppm = 1'000'000;  // loss while in the bad state
+  std::uint32_t duplicate_ppm = 0;
+  std::uint32_t reorder_ppm = 0;  // frames held back reorder_us behind later ones
+  std::uint32_t reorder_us = 1000;
+  std::uint32_t corrupt_ppm = 0;  // one byte of the IP packet changed
+  std::uint32_t delay_us = 0;
+  std::uint32_t jitter_us = 0;  // delay is uniform in [delay - jitter, delay + jitter]
+
+  bool active() const {
+    return loss_ppm != 0 || burst_enter_ppm != 0 || duplicate_ppm != 0 || reorder_ppm != 0 ||
+           corrupt_ppm != 0 || delay_us != 0;
+  }
+};
+
+struct ImpairConfig {
+  std::uint64_t seed = 1;             // same seed + same frames = same decisions
+  std::uint32_t queue_frames = 1024;  // held (delayed) frames per core and direction
+  ImpairDirection rx, tx;
+};
+
 struct Config {
   EalConfig eal;
   std::vector<PortConfig> ports = {PortConfig{}};
@@ -77,6 +105,7 @@ struct Config {
   tcp::TcpConfig tcp;
   MetricsConfig metrics;
   AppConfig app;
+  ImpairConfig impair;
   std::uint32_t lcores_count = 1;  // derived from eal.lcores
 };
 

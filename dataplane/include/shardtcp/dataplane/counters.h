@@ -98,6 +98,45 @@ constexpr std::string_view to_string(L3DropReason r) {
   return "?";
 }
 
+// What the impairment stage (issue 15, dataplane/src/impair.h) did to a frame; also the `action`
+// label of shardtcp_impair_frames_total.
+enum class ImpairAction : std::uint8_t {
+  kLossRandom,  // lost in the good state (impair.*_loss_pct)
+  kLossBurst,   // lost in the Gilbert-Elliott bad state
+  kDuplicate,   // a second copy was made
+  kReorder,     // held back reorder_us behind later frames
+  kCorrupt,     // one byte changed
+  kDelay,       // held in the delay queue (delay, jitter or reorder)
+  kQueueFull,   // dropped: the delay queue was full
+  kNoMbuf,      // a duplicate not made: the mbuf pool was empty
+  kCount,
+};
+inline constexpr int kNumImpairActions = static_cast<int>(ImpairAction::kCount);
+
+constexpr std::string_view to_string(ImpairAction a) {
+  switch (a) {
+    case ImpairAction::kLossRandom:
+      return "loss_random";
+    case ImpairAction::kLossBurst:
+      return "loss_burst";
+    case ImpairAction::kDuplicate:
+      return "duplicate";
+    case ImpairAction::kReorder:
+      return "reorder";
+    case ImpairAction::kCorrupt:
+      return "corrupt";
+    case ImpairAction::kDelay:
+      return "delay";
+    case ImpairAction::kQueueFull:
+      return "queue_full";
+    case ImpairAction::kNoMbuf:
+      return "no_mbuf";
+    case ImpairAction::kCount:
+      break;
+  }
+  return "?";
+}
+
 struct DataplaneCounters {
   Counter rx_packets, rx_bytes, tx_packets, tx_bytes;
   Counter arp_requests_in, arp_replies_in, arp_requests_out, arp_replies_out;
@@ -117,6 +156,10 @@ struct DataplaneCounters {
   Gauge connections, time_wait_entries;
   Gauge mbufs_in_use;  // this core's pool: in use (pool size - available)
   std::array<Counter, kNumL3DropReasons> drops;
+  // The impairment stage, [0] = rx (PMD -> core), [1] = tx (core -> PMD):
+  // frames per action, and frames held in its delay queue.
+  std::array<std::array<Counter, kNumImpairActions>, 2> impair;
+  std::array<Gauge, 2> impair_held;
 
   void drop(L3DropReason r) { drops[static_cast<std::size_t>(r)].inc(); }
 };
