@@ -94,9 +94,10 @@ void StackImpl::rto_expired(Tcb& t) {
   }
   ++t.retries;
   const bool first = t.retries == 1;
-  if (cfg_.mtu_probing) mtu_blackhole_check(t);  // RFC 4821 (path_mtu.cc)
-  t.rtt.backoff();                               // RFC 6298 (5.5)
-  t.cc.on_rto(t.flight(), now_, first);          // RFC 5681 §3.1 (4)
+  // RFC 4821 black-hole fallback (path_mtu.cc), before cwnd is cut to 1 SMSS.
+  if (cfg_.mtu_probing) mtu_blackhole_check(t);
+  t.rtt.backoff();                       // RFC 6298 (5.5)
+  t.cc.on_rto(t.flight(), now_, first);  // RFC 5681 §3.1 (4)
   t.in_recovery = false;
   t.sack_recovery = false;
   if (t.sacks != nullptr) t.sacks->clear();  // RFC 6675 §5.1: SACK info is advisory
