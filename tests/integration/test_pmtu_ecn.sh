@@ -79,6 +79,49 @@ code=$(cli curl -s --max-time 60 -o "$STCP_STATE_DIR/body" -w '%{http_code} %{si
   "$BASE_URL/bytes/$N")
 check "curl through the 1280-byte hop: 200 and $N bytes (got $code)" test "$code" = "200 $N"
 
+# Forged or useless frag-needed (RFC 5927): for a live, idle keep-alive
+# connection with a SEQ it never sent (nothing in flight: any SEQ is out of
+# window), for no connection, quoting UDP, and cut short. Each is counted
+# and none lowers anything: the connection then still serves full segments.
+oow0=$(metric shardtcp_tcp_icmp_frag_needed_total 'result="out_of_window"')
+noc0=$(metric shardtcp_tcp_icmp_frag_needed_total 'result="no_connection"')
+notours0=$(metric shardtcp_ip_drops_total 'reason="icmp_not_ours"')
+malf0=$(metric shardtcp_ip_drops_total 'reason="icmp_malformed"')
+rm -f "$STCP_STATE_DIR/idle_port"
+cli timeout 60 "$PY" -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+open(sys.argv[3], "w").write(str(s.getsockname()[1]))
+time.sleep(3)
+s.sendall(b"GET /bytes/5000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+d = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    d += c
+sys.exit(0 if d.endswith((b"abcdefghijklmnopqrstuvwxyz" * 200)[:5000]) else 1)
+' "$SERVER_IP" "$SERVER_PORT" "$STCP_STATE_DIR/idle_port" &
+idle_pid=$!
+for i in $(seq 100); do [[ -s $STCP_STATE_DIR/idle_port ]] && break; sleep 0.1; done
+cport=$(cat "$STCP_STATE_DIR/idle_port" 2>/dev/null || echo 1)
+forge() { peer "$PY" "$STCP_IT_DIR/icmp_forge.py" "$SERVER_IP" "$SERVER_IP" "$CLI_IP" "$@"; }
+forge "$SERVER_PORT" "$cport" 12345 576 tcp
+forge "$SERVER_PORT" 1 12345 576 tcp
+forge "$SERVER_PORT" "$cport" 12345 576 udp
+forge "$SERVER_PORT" "$cport" 12345 576 short
+wait "$idle_pid"
+check "idle connection still served after forged ICMP" test $? -eq 0
+sleep 0.5  # metrics are read at scrape time; counters are already final
+check "forged SEQ on a live connection: out_of_window" \
+  test "$(($(metric shardtcp_tcp_icmp_frag_needed_total 'result="out_of_window"') - oow0))" -ge 1
+check "frag-needed for no connection: no_connection" \
+  test "$(($(metric shardtcp_tcp_icmp_frag_needed_total 'result="no_connection"') - noc0))" -ge 1
+check "frag-needed quoting UDP: icmp_not_ours" \
+  test "$(($(metric shardtcp_ip_drops_total 'reason="icmp_not_ours"') - notours0))" -ge 1
+check "frag-needed cut short: icmp_malformed" \
+  test "$(($(metric shardtcp_ip_drops_total 'reason="icmp_malformed"') - malf0))" -ge 1
+
 # ECN: the Linux client asks (tcp_ecn=1); the router marks every 20th ECT(0)
 # data packet from the server CE, and the client's ECT(0) request too (so
 # shardtcp's receiver side echoes ECE until the client's CWR).
