@@ -49,6 +49,8 @@ void StackImpl::ecn_mark(Tcb& t, OutSegment& o, bool retransmission) {
   // §6.1.5 / §6.1.6: retransmissions and pure window probes are not ECT,
   // new data is ECT(0); the first new data after a reduction carries CWR.
   if (retransmission || o.payload_len == 0) return;
+  // A zero-window probe's octet lies beyond the peer's window (§6.1.6).
+  if (seq_gt(o.seq + o.payload_len, t.snd_una + t.snd_wnd)) return;
   o.ip_ecn = kEct0;
   if (t.cwr_pending) {
     o.flags |= kCwr;

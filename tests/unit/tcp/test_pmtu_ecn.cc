@@ -396,6 +396,26 @@ TEST_F(EcnEstablished, RetransmissionsAreNotEct) {
   EXPECT_EQ(v[0].seg.ip_ecn, kNotEct);
 }
 
+TEST_F(EcnEstablished, ZeroWindowProbesAreNotEct) {
+  // RFC 3168 §6.1.6: the octet that probes a zero window is not ECT.
+  h.in(kAck, p, u, "", 0);
+  const std::string d = pattern(100);
+  c->send(d.data(), d.size());
+  h.expect_none();
+  auto v = next_rto(h);  // the persist timer
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].seg.seq, u);
+  EXPECT_EQ(v[0].payload, d.substr(0, 1));
+  EXPECT_EQ(v[0].seg.ip_ecn, kNotEct);
+  EXPECT_EQ(h.counters.zero_window_probes.get(), 1u);
+  // The window opens: the data goes out ECT(0).
+  h.in(kAck, p, u, "", 65535);
+  v = h.take();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].payload, d);
+  EXPECT_EQ(v[0].seg.ip_ecn, kNotEct);  // seq u was sent (the probe): a retransmission
+}
+
 TEST(EcnOff, NoEctWithoutNegotiation) {
   Harness h;
   Connection* c = nullptr;
