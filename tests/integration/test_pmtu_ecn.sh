@@ -13,6 +13,9 @@
 # ECN negotiated and ECT seen on our data; the router marks every 20th ECT
 # data packet CE (nftables), and shardtcp must count CE-driven ECE responses
 # and CWRs while the download still completes byte-exact.
+# Last, the router filters its frag-needed (an ICMP black hole): with
+# tcp.mtu_probing the second timeout drops the MSS to 1024 (RFC 4821) and the
+# download still completes.
 #
 #   test_pmtu_ecn.sh path/to/shardtcp-httpd   (or STCP_HTTPD)
 set -uo pipefail
@@ -28,7 +31,7 @@ source "$(dirname "$0")/lib.sh"
 command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
 CLI_IP=198.19.0.2
 N=1048576
-export STCP_HTTPD_ARGS="--set net.gateway=198.18.0.2 --set metrics.listen=127.0.0.1:9100 ${STCP_HTTPD_ARGS:-}"
+export STCP_HTTPD_ARGS="--set net.gateway=198.18.0.2 --set metrics.listen=127.0.0.1:9100 --set tcp.mtu_probing=true ${STCP_HTTPD_ARGS:-}"
 
 cli() { ip netns exec "$CLI_NS" "$@"; }
 metric() {  # metric_sum NAME [LABEL-REGEX]: sum over cores
@@ -160,6 +163,31 @@ check "ECE answered with a window reduction" test "$ece" -ge 1
 check "CWR sent after each reduction" test "$cwr" -ge 1
 check "CE on the client's request counted (and echoed: the body came back)" test "$ce" -ge 1
 peer nft delete table inet stcp_pm_ecn
+
+# ICMP black hole: the router sends no frag-needed; tcp.mtu_probing falls
+# back to MSS 1024 after the second timeout in a row.
+cli sysctl -qw net.ipv4.tcp_ecn=2
+peer nft -f - <<NFT
+table inet stcp_pm_bh {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter drop
+  }
+}
+NFT
+bh0=$(metric shardtcp_tcp_pmtu_blackhole_probes_total)
+lowered0=$(metric shardtcp_tcp_icmp_frag_needed_total 'result="mss_lowered"')
+res=$(cli timeout 120 "$PY" "$STCP_IT_DIR/pmtu_ecn_client.py" "$SERVER_IP" "$SERVER_PORT" "$N")
+rc=$?
+log "ICMP black hole: $res"
+check "1 MiB through the 1280-byte hop with ICMP filtered: byte-exact (rc=$rc)" test "$rc" -eq 0
+bh=$(($(metric shardtcp_tcp_pmtu_blackhole_probes_total) - bh0))
+lowered=$(($(metric shardtcp_tcp_icmp_frag_needed_total 'result="mss_lowered"') - lowered0))
+filtered=$(peer nft list table inet stcp_pm_bh | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}')
+log "frag-needed filtered by the router: ${filtered:-?}; black-hole fallbacks +$bh; ICMP-lowered +$lowered"
+check "the router filtered frag-needed (${filtered:-0})" test "${filtered:-0}" -ge 1
+check "no ICMP reached the engine, the RFC 4821 fallback did it (+$bh)" test "$bh" -ge 1 -a "$lowered" -eq 0
+peer nft delete table inet stcp_pm_bh
 
 trap - EXIT
 ip netns del "$CLI_NS" 2>/dev/null || true
