@@ -9,6 +9,7 @@
 #include <rte_mbuf.h>
 
 #include <cstring>
+#include <span>
 
 #include "core.h"
 #include "net_util.h"
@@ -26,7 +27,7 @@ constexpr unsigned kTxRetries = 3;       // extra tx_burst attempts before dropp
 }  // namespace
 
 std::uint32_t Core::drain_output() {
-  const std::vector<tcp::OutSegment>& out = stack_->output();
+  const std::span<const tcp::OutSegment> out = stack_->output();
   const auto n = static_cast<std::uint32_t>(out.size());
   if (n == 0) return 0;
   for (const tcp::OutSegment& os : out) send_segment(os);

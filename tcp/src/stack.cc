@@ -75,7 +75,7 @@ StackImpl::StackImpl(const TcpConfig& cfg, TcpCounters& counters, unsigned core_
   tcb_slabs_.reserve(cfg.max_connections / tcb_slab_ + 16 * (kTcbSlab / tcb_slab_));
   // The output vector grows only past the largest burst of one call; start
   // with room for a typical one (RFC 6928 initial windows of many timers).
-  out_.reserve(1024);
+  if (!out_.reserve(1024)) throw std::bad_alloc();  // start-up, not the data path
 }
 
 StackImpl::~StackImpl() {
@@ -259,6 +259,12 @@ Connection* StackImpl::connect(const FourTuple& tuple, const Handlers& h, void* 
   if (flows_.find(tuple) != nullptr || tw_.find(tuple) != nullptr) return nullptr;
   if (flows_.size() >= cfg_.max_connections) {
     ctr_.conn_limit_drops.inc();
+    return nullptr;
+  }
+  // Above the payload budget's high-water mark new connections are refused
+  // in both directions, so established ones keep what is left (mem_budget.cc).
+  if (mem_high_water()) {
+    ctr_.mem_connect_refused.inc();
     return nullptr;
   }
   const Handlers* hp = nullptr;
@@ -522,7 +528,9 @@ IcmpResult Stack::icmp_frag_needed(const IcmpFragNeeded& e, TimeUs now) {
   return impl_->icmp_frag_needed(e, now);
 }
 TimeUs Stack::now() const { return impl_->now(); }
-const std::vector<OutSegment>& Stack::output() const { return impl_->out_; }
+std::span<const OutSegment> Stack::output() const {
+  return {impl_->out_.begin(), impl_->out_.size()};
+}
 void Stack::clear_output() { impl_->out_.clear(); }
 std::size_t Stack::connection_count() const { return impl_->connection_count(); }
 TimeUs Stack::next_expiry() const { return impl_->next_expiry(); }

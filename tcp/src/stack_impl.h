@@ -79,7 +79,7 @@ class StackImpl {
   TimeUs next_expiry() const { return std::min(wheel_.next_expiry_hint(), tw_.next_expiry()); }
   void pause_accept(bool paused) { accept_paused_ = paused; }
 
-  std::vector<OutSegment> out_;
+  NothrowVec<OutSegment> out_;  // grows without throwing (emit())
   // Tests: the next ISS we choose (RFC 6528 otherwise), so sequence numbers
   // near 2^32 can be forced. Cleared after use.
   bool isn_override_ = false;

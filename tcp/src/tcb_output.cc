@@ -103,7 +103,13 @@ bool StackImpl::emit(const OutSegment& o, std::uint32_t payload_mss) {
     ctr_.out_oversize.inc();
     return false;
   }
-  out_.push_back(o);
+  // The queue grows past its start-up room only for a burst larger than any
+  // one call usually makes (many timers in one poll); if the system refuses
+  // the memory the segment is counted and not sent, as if lost on the wire.
+  if (!out_.push_back(o)) {
+    ctr_.mem_alloc_failures.inc();
+    return false;
+  }
   ctr_.out_segs.inc();
   if (o.flags & kRst) ctr_.out_rsts.inc();
   return true;

@@ -62,6 +62,11 @@ constexpr std::size_t kIpv4Header = 20;
 constexpr std::size_t kLinkCap = 64;      // packets per direction; the oldest goes beyond
 constexpr std::size_t kMaxSend = 65536;   // bytes per application send call
 constexpr std::size_t kMaxActions = 200;  // per input (bounds the time per execution)
+// Bytes the applications may queue in one execution, all connections together.
+// Without a bound two echoing applications answer each other's data forever
+// (a ping-pong of some 55,000 segments in one execution, reported as slow
+// units); 1 MiB still fills every send buffer of several connections.
+constexpr std::size_t kAppSendBudget = 1u << 20;
 constexpr TimeUs kStart = 1000 * kUsPerSec;
 
 enum Op : std::uint8_t {
@@ -820,7 +825,8 @@ class Harness {
   // --- the application ----------------------------------------------------------------
   std::size_t app_send(Conn& r, std::size_t n) {
     if (r.c == nullptr) return 0;
-    n = std::min<std::size_t>(n, kMaxSend);
+    if (n > 0 && send_budget_ == 0) return 0;
+    n = std::min({n, kMaxSend, send_budget_});
     // Only the first send_space() bytes can be taken (checked below), so only
     // they are written with the pattern; the rest of the fixed-size scratch
     // holds stale bytes that fail the receivers' checks if they ever travel.
@@ -833,6 +839,7 @@ class Harness {
     const std::size_t took = r.c->send(data, n);
     if (took > n || took > space) fail("send took %zu of %zu (space %zu)", took, n, space);
     r.sent += static_cast<std::uint32_t>(took);
+    send_budget_ -= took;
     return took;
   }
 
@@ -1092,6 +1099,7 @@ class Harness {
   TimeUs oldest_cw_ = kNever;
   TimeUs next_lower_bound_[2] = {kNever, kNever};
   std::uint64_t queued_ = 0;
+  std::size_t send_budget_ = kAppSendBudget;
 };
 
 }  // namespace

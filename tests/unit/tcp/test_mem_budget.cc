@@ -289,6 +289,11 @@ TEST_F(MemBudgetTest, SynRefusedAtHighWaterWhileEstablishedKeepsTransferring) {
   EXPECT_EQ(h.drops(DropReason::kNoMemory), 1u);
   EXPECT_EQ(h.counters.mem_syn_drops.get(), 1u);
   EXPECT_EQ(h.counters.listen_drops.get(), 1u);
+  // An active open is refused the same way: nullptr, nothing sent, counted.
+  const FourTuple out{kLocalIp, kRemoteIp, 40100, 80};
+  EXPECT_EQ(h.stack->connect(out, h.handlers, nullptr, h.now), nullptr);
+  h.expect_none();
+  EXPECT_EQ(h.counters.mem_connect_refused.get(), 1u);
   EXPECT_EQ(h.stack->connection_count(), 3u);
   // A goes on: the ACK frees a chunk, the window slides, new data goes out.
   a.u += 2 * 1460;
@@ -307,6 +312,9 @@ TEST_F(MemBudgetTest, SynRefusedAtHighWaterWhileEstablishedKeepsTransferring) {
   Out sa = h.take_one();
   EXPECT_EQ(sa.flags(), kSyn | kAck);
   EXPECT_EQ(h.counters.mem_syn_drops.get(), 1u);
+  ASSERT_NE(h.stack->connect(out, h.handlers, nullptr, h.now), nullptr);
+  EXPECT_EQ(h.take_one().flags(), kSyn);
+  EXPECT_EQ(h.counters.mem_connect_refused.get(), 1u);
 }
 
 TEST_F(MemBudgetTest, OutOfOrderDataIsPrunedFirstAndNoLongerSacked) {

@@ -178,6 +178,7 @@ struct TcpCounters {
   Counter idle_evictions;
   // Payload memory budget (issue 9), after Linux's tcp_mem pressure counters.
   Counter mem_syn_drops;       // SYNs refused above the budget's high-water mark
+  Counter mem_connect_refused;  // connect() calls refused above the high-water mark
   Counter mem_prune_calls;     // PruneCalled: memory pressure pruned out-of-order queues
   Counter mem_ofo_pruned;      // OfoPruned (bytes): out-of-order bytes given back
   Counter mem_ofo_drops;       // TCPOFODrop: out-of-order segments not stored

@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "shardtcp/tcp/config.h"
@@ -173,7 +174,7 @@ class Stack {
 
   // Segments produced since the last clear_output(). Payload is read through
   // copy_payload() and stays valid until the next input()/poll()/API call.
-  const std::vector<OutSegment>& output() const;
+  std::span<const OutSegment> output() const;
   void clear_output();
 
   // Earliest time at which poll() has work (a connection timer or a
