@@ -235,6 +235,31 @@ std::string emit_cc(const Config& c) {
   return quote(c.tcp.congestion_control == tcp::CongestionControl::kCubic ? "cubic" : "newreno");
 }
 
+void parse_ecn(const toml::node& n, Config& c, const std::string& path) {
+  const std::string s = read_string(n, path, "\"off\", \"passive\" or \"on\"");
+  if (s == "off") {
+    c.tcp.ecn = tcp::EcnMode::kOff;
+  } else if (s == "passive") {
+    c.tcp.ecn = tcp::EcnMode::kPassive;
+  } else if (s == "on") {
+    c.tcp.ecn = tcp::EcnMode::kOn;
+  } else {
+    fail(path, "must be one of \"off\", \"passive\", \"on\" (got " + quote(s) + ")", &n);
+  }
+}
+
+std::string emit_ecn(const Config& c) {
+  switch (c.tcp.ecn) {
+    case tcp::EcnMode::kOff:
+      return quote("off");
+    case tcp::EcnMode::kOn:
+      return quote("on");
+    case tcp::EcnMode::kPassive:
+      break;
+  }
+  return quote("passive");
+}
+
 void parse_isn_secret(const toml::node& n, Config& c, const std::string& path) {
   const std::string s = read_string(n, path, "32 hex digits or \"\"");
   if (s.empty()) {
@@ -503,6 +528,15 @@ std::vector<Section> make_sections() {
        boolean<C>(
            "sack", "selective acknowledgments (RFC 2018)",
            [](auto& c) -> auto& { return c.tcp.sack; }),
+       special("ecn", Kind::kString,
+               "ECN (RFC 3168): \"passive\" accepts it when a client asks, \"on\" also "
+               "requests it on active opens, \"off\" never",
+               parse_ecn, emit_ecn),
+       boolean<C>(
+           "mtu_probing",
+           "when ICMP never arrives, lower the MSS to 1024 after a second timeout in a row "
+           "(RFC 4821 black-hole fallback, Linux tcp_mtu_probing = 1)",
+           [](auto& c) -> auto& { return c.tcp.mtu_probing; }),
        boolean<C>(
            "nagle", "Nagle's algorithm on by default for new connections",
            [](auto& c) -> auto& { return c.tcp.nagle; }),

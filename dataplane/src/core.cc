@@ -24,6 +24,8 @@ namespace {
 
 constexpr std::uint32_t kEthLen = sizeof(rte_ether_hdr);
 constexpr std::uint32_t kIpv4MinLen = sizeof(rte_ipv4_hdr);
+constexpr std::uint8_t kIcmpDestUnreachable = 3;  // RFC 792
+constexpr std::uint8_t kIcmpFragNeeded = 4;       // code: fragmentation needed and DF set
 
 tcp::DropReason to_drop(tcp::ParseStatus s) {
   switch (s) {
@@ -159,8 +161,11 @@ void Core::rx_frame(rte_mbuf* m, bool steered) {
   const std::uint16_t type = rte_be_to_cpu_16(eth->ether_type);
   if (type == RTE_ETHER_TYPE_ARP) return rx_arp(m, len, steered);
   if (type != RTE_ETHER_TYPE_IPV4) return drop(m, L3DropReason::kNotIpv4OrArp);
-  // A steered IPv4 packet was validated by the receiving core already.
+  // A steered IPv4 packet was validated by the receiving core already: TCP,
+  // or an ICMP frag-needed about a flow this core owns.
   if (steered) {
+    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(mbuf_data(m) + kEthLen);
+    if (ip->next_proto_id == IPPROTO_ICMP) return rx_icmp_frag_needed(m);
     dp_.steered_in_tcp.inc();
     return rx_tcp(m);
   }
@@ -301,6 +306,29 @@ void Core::rx_icmp(rte_mbuf* m, std::uint32_t ihl, std::uint32_t l4_len) {
   if (l4_len < sizeof(rte_icmp_hdr) || rte_raw_cksum(icmp, l4_len) != 0xffff) {
     return drop(m, L3DropReason::kIcmpMalformed);
   }
+  // RFC 1191: destination unreachable, fragmentation needed and DF set.
+  if (icmp->icmp_type == kIcmpDestUnreachable && icmp->icmp_code == kIcmpFragNeeded) {
+    m->l2_len = kEthLen;
+    m->l3_len = ihl & 0x1ffu;
+    if (sh_.features.sw_steering) {
+      // The error belongs to the core that owns the quoted flow (the NIC
+      // hashed the ICMP's own addresses). The quoted ports are checked in
+      // rx_icmp_frag_needed(); here only read when present.
+      const std::uint8_t* q = p + kEthLen + ihl + sizeof(rte_icmp_hdr);
+      const std::uint32_t qihl =
+          l4_len >= sizeof(rte_icmp_hdr) + kIpv4MinLen ? (q[0] & 0x0fu) * 4u : 0;
+      if (qihl >= kIpv4MinLen && l4_len >= sizeof(rte_icmp_hdr) + qihl + 8) {
+        tcp::FourTuple t;
+        t.local_ip = sh_.ip;
+        t.remote_ip = static_cast<tcp::Ipv4>((q[16] << 24) | (q[17] << 16) | (q[18] << 8) | q[19]);
+        t.local_port = static_cast<std::uint16_t>((q[qihl] << 8) | q[qihl + 1]);
+        t.remote_port = static_cast<std::uint16_t>((q[qihl + 2] << 8) | q[qihl + 3]);
+        const unsigned owner = owner_from_hash(flow_hash(t), sh_.num_cores);
+        if (owner != index_) return steer(m, owner);
+      }
+    }
+    return rx_icmp_frag_needed(m);
+  }
   // RFC 792 / RFC 1122 §3.2.2.6: answer echo requests; nothing else is used.
   if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0) {
     return drop(m, L3DropReason::kIcmpUnsupported);
@@ -321,6 +349,45 @@ void Core::rx_icmp(rte_mbuf* m, std::uint32_t ihl, std::uint32_t l4_len) {
   m->ol_flags = 0;
   dp_.icmp_echo_replies.inc();
   tx_enqueue(m);
+}
+
+void Core::rx_icmp_frag_needed(rte_mbuf* m) {
+  // RFC 792: 8 bytes of ICMP header (RFC 1191 §4: next-hop MTU in the low
+  // 16 bits of the second word), then the IP header and at least the first
+  // 8 bytes of the datagram we sent: ports and SEQ of our TCP header. All
+  // lengths in 32 bits from the validated outer header; nothing is trusted
+  // from the quoted one before it is checked against them.
+  const std::uint8_t* p = mbuf_data(m);
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(p + m->l2_len);
+  const std::uint32_t ihl = m->l3_len;
+  const std::uint32_t l4_len = std::uint32_t{rte_be_to_cpu_16(ip->total_length)} - ihl;
+  const std::uint8_t* icmp = p + m->l2_len + ihl;
+  constexpr std::uint32_t kIcmpHdr = sizeof(rte_icmp_hdr);
+  if (l4_len < kIcmpHdr + kIpv4MinLen + 8) return drop(m, L3DropReason::kIcmpMalformed);
+  const std::uint8_t* q = icmp + kIcmpHdr;
+  const std::uint32_t qihl = (q[0] & 0x0fu) * 4u;
+  if ((q[0] >> 4) != 4 || qihl < kIpv4MinLen || kIcmpHdr + qihl + 8 > l4_len) {
+    return drop(m, L3DropReason::kIcmpMalformed);
+  }
+  const tcp::Ipv4 qsrc =
+      static_cast<tcp::Ipv4>((q[12] << 24) | (q[13] << 16) | (q[14] << 8) | q[15]);
+  // Only a TCP segment that we sent can be the cause (RFC 5927 §4.1 then
+  // checks its SEQ in the engine).
+  if (q[9] != IPPROTO_TCP || qsrc != sh_.ip) return drop(m, L3DropReason::kIcmpNotOurs);
+  tcp::IcmpFragNeeded e;
+  e.tuple.local_ip = sh_.ip;
+  e.tuple.remote_ip = static_cast<tcp::Ipv4>((q[16] << 24) | (q[17] << 16) | (q[18] << 8) | q[19]);
+  const std::uint8_t* th = q + qihl;
+  e.tuple.local_port = static_cast<std::uint16_t>((th[0] << 8) | th[1]);
+  e.tuple.remote_port = static_cast<std::uint16_t>((th[2] << 8) | th[3]);
+  e.seq = (std::uint32_t{th[4]} << 24) | (std::uint32_t{th[5]} << 16) |
+          (std::uint32_t{th[6]} << 8) | std::uint32_t{th[7]};
+  e.next_hop_mtu = static_cast<std::uint16_t>((icmp[6] << 8) | icmp[7]);
+  e.quoted_len = static_cast<std::uint16_t>((q[2] << 8) | q[3]);
+  dp_.icmp_frag_needed.inc();
+  stack_->icmp_frag_needed(e, now_);
+  rte_pktmbuf_free(m);
+  drain_output();
 }
 
 void Core::rx_tcp(rte_mbuf* m) {
@@ -363,6 +430,7 @@ void Core::rx_tcp(rte_mbuf* m) {
   }
   seg.tuple.local_ip = dst;
   seg.tuple.remote_ip = src;
+  seg.ip_ecn = ip->type_of_service & 0x03u;  // RFC 3168 §5: the ECN field
   // Zero copy: seg.payload points into the mbuf, which lives until input()
   // returns (the callback contract: the view is valid only inside on_data).
   stack_->input(seg, now_);

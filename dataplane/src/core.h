@@ -77,6 +77,9 @@ class alignas(64) Core {
   void rx_ipv4(rte_mbuf* m, std::uint32_t len);
   void rx_icmp(rte_mbuf* m, std::uint32_t ihl, std::uint32_t l4_len);
   void rx_tcp(rte_mbuf* m);
+  // ICMP destination unreachable / fragmentation needed (RFC 1191) quoting
+  // one of our segments: handed to the engine (core.cc).
+  void rx_icmp_frag_needed(rte_mbuf* m);
   void steer(rte_mbuf* m, unsigned owner);
   void replicate_arp(rte_mbuf* m);
   void drop(rte_mbuf* m, L3DropReason r);

@@ -70,7 +70,7 @@ void Core::send_segment(const tcp::OutSegment& os) {
   const tcp::Ipv4 src = os.tuple.local_ip != 0 ? os.tuple.local_ip : sh_.ip;
   auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + kEthLen);
   ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->type_of_service = 0;
+  ip->type_of_service = os.ip_ecn & 0x03u;  // DSCP 0; ECN field (RFC 3168 §5)
   ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(ip_total));  // <= 0xFFFF
   ip->packet_id = rte_cpu_to_be_16(ip_id_++);
   // RFC 1191: DF set; our MSS fits the MTU.

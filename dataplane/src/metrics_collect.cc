@@ -139,6 +139,17 @@ constexpr TcpCounterDef kTcpCounters[] = {
      &tcp::TcpCounters::mem_short_sends},
     {"mem_alloc_failures_total", "Allocations the system refused (degraded, never thrown).",
      &tcp::TcpCounters::mem_alloc_failures},
+    {"pmtu_blackhole_probes_total",
+     "MSS lowered to the search floor after repeated timeouts, RFC 4821 (tcp.mtu_probing).",
+     &tcp::TcpCounters::pmtu_blackhole_probes},
+    {"ecn_connections_total", "Connections that negotiated ECN, RFC 3168.",
+     &tcp::TcpCounters::ecn_connections},
+    {"ecn_ce_received_total", "Segments received with CE in the IP header (TCPDeliveredCE).",
+     &tcp::TcpCounters::ecn_ce_received},
+    {"ecn_ece_received_total",
+     "Congestion responses to ECE, at most one per window of data, RFC 3168 §6.1.2.",
+     &tcp::TcpCounters::ecn_ece_received},
+    {"ecn_cwr_sent_total", "Data segments sent with CWR.", &tcp::TcpCounters::ecn_cwr_sent},
 };
 
 struct DpCounterDef {
@@ -168,6 +179,9 @@ constexpr DpCounterDef kDpCounters[] = {
      &DataplaneCounters::icmp_echo_requests},
     {"shardtcp_icmp_echo_replies_total", "ICMP echo replies sent.",
      &DataplaneCounters::icmp_echo_replies},
+    {"shardtcp_icmp_frag_needed_received_total",
+     "ICMP fragmentation-needed quoting our TCP segments, passed to the engine (RFC 1191).",
+     &DataplaneCounters::icmp_frag_needed},
     {"shardtcp_loop_polls_total", "Loop iterations.", &DataplaneCounters::polls},
     {"shardtcp_loop_busy_polls_total", "Loop iterations that did work.",
      &DataplaneCounters::busy_polls},
@@ -267,6 +281,17 @@ void MetricsExporter::Collector::collect_tcp(std::deque<MetricFamily>& out) cons
              {{"core", std::to_string(c.core)},
               {"reason", std::string(tcp::to_string(static_cast<tcp::DropReason>(r)))}},
              as_double(c.tcp->drops[static_cast<std::size_t>(r)].get()));
+    }
+  }
+  auto& icmp = family(out, "shardtcp_tcp_icmp_frag_needed_total",
+                      "ICMP fragmentation-needed for our connections (RFC 1191), by result.",
+                      MetricType::Counter);
+  for (const auto& c : cores_) {
+    for (int r = 0; r < tcp::kNumIcmpResults; ++r) {
+      sample(icmp,
+             {{"core", std::to_string(c.core)},
+              {"result", std::string(tcp::to_string(static_cast<tcp::IcmpResult>(r)))}},
+             as_double(c.tcp->icmp_frag_needed[static_cast<std::size_t>(r)].get()));
     }
   }
 }

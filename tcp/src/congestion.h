@@ -129,6 +129,9 @@ class CongestionController {
   // RFC 6582 window inflation / deflation during non-SACK fast recovery.
   void inflate(std::uint32_t bytes);
   void deflate(std::uint32_t bytes);
+  // The path MTU went down (RFC 1191 / RFC 4821): SMSS follows; cwnd is kept
+  // (a smaller MTU is not a congestion signal).
+  void set_mss(std::uint32_t mss) { common().mss = mss; }
 
   std::uint32_t cwnd() const { return common().cwnd; }
   std::uint32_t ssthresh() const { return common().ssthresh; }

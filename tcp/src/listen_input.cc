@@ -152,6 +152,7 @@ void StackImpl::listen_input(Listener& l, const Segment& seg) {
   t->snd_nxt = t->iss;
   t->snd_max = t->iss;
   negotiate_options(*t, seg.opts);
+  negotiate_ecn(*t, seg);
   // RFC 7323 §2.2: the window in a SYN is never scaled.
   t->snd_wnd = seg.window;
   t->max_snd_wnd = t->snd_wnd;
@@ -199,6 +200,7 @@ void StackImpl::syn_sent_input(Tcb& t, const Segment& seg) {
   const std::uint8_t offered_wscale = t.rcv_wscale;
   negotiate_options(t, seg.opts);
   if (t.ws_ok) t.rcv_wscale = offered_wscale;  // what our SYN announced
+  negotiate_ecn(t, seg);
   if (has_ack) {
     // Our SYN is acknowledged. SYN-SENT -> ESTABLISHED (§3.10.7.3 fourth).
     if (t.ts_ok && seg.opts.ts_ecr != 0) {

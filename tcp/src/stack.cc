@@ -553,6 +553,9 @@ Connection* Stack::connect(const FourTuple& t, const Handlers& h, void* user, Ti
 }
 void Stack::input(const Segment& seg, TimeUs now) { impl_->input(seg, now); }
 void Stack::poll(TimeUs now) { impl_->poll(now); }
+IcmpResult Stack::icmp_frag_needed(const IcmpFragNeeded& e, TimeUs now) {
+  return impl_->icmp_frag_needed(e, now);
+}
 TimeUs Stack::now() const { return impl_->now(); }
 std::span<const OutSegment> Stack::output() const {
   return {impl_->out_.begin(), impl_->out_.size()};

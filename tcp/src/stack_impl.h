@@ -53,6 +53,7 @@ class StackImpl {
   Connection* connect(const FourTuple& t, const Handlers& h, void* user, TimeUs now);
   void input(const Segment& seg, TimeUs now);
   void poll(TimeUs now);
+  IcmpResult icmp_frag_needed(const IcmpFragNeeded& e, TimeUs now);  // path_mtu.cc
 
   // --- Connection API ----------------------------------------------------------
   std::size_t send(Tcb& t, const void* data, std::size_t len);
@@ -163,6 +164,16 @@ class StackImpl {
   // are retransmissions whose ACK was lost, not ACK-loop material.
   bool oow_suppressed(std::uint32_t& stamp, const Segment& seg, bool always = false);
   void establish(Tcb& t, const Segment& seg);
+  // Path MTU (path_mtu.cc): lower t's MSS to `mss` and resend what is in
+  // flight in segments of the new size (RFC 1191 §6.4, RFC 4821 §7.5).
+  void lower_mss(Tcb& t, std::uint32_t mss);
+  // RFC 4821 §7.7 (tcp.mtu_probing): an RTO that repeats may be a black hole
+  // eating full-sized segments; fall back to the search floor.
+  void mtu_blackhole_check(Tcb& t);
+  // ECN (ecn.cc), RFC 3168 §6.1.
+  void negotiate_ecn(Tcb& t, const Segment& syn);
+  void ecn_input(Tcb& t, const Segment& seg);
+  void ecn_mark(Tcb& t, OutSegment& o, bool retransmission);
   void negotiate_options(Tcb& t, const TcpOptions& peer);
 
   // --- output (tcb_output.cc) ------------------------------------------------------

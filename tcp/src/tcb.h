@@ -90,6 +90,7 @@ class Tcb final : public Connection {
   std::uint32_t ts_offset = 0;          // per-connection TSval offset
   std::uint32_t last_ack_sent = 0;      // RFC 7323 §4.3 Last.ACK.sent
   std::uint32_t pending_ack_bytes = 0;  // bytes received since our last ACK
+  std::uint32_t ecn_recover = 0;        // SND.MAX at the last ECE response (RFC 3168 §6.1.2)
 
   std::uint16_t mss = 536;      // payload bytes per segment we send (options excluded)
   std::uint16_t rcv_mss = 536;  // largest payload the peer sent (delayed-ACK rule)
@@ -125,6 +126,10 @@ class Tcb final : public Connection {
   bool peer_fin_owed : 1 = false;  // on_peer_closed waits for held bytes to be read
   bool in_lru : 1 = false;         // linked in the idle LRU
   bool mem_waiting : 1 = false;    // send() came up short for memory (stack's wait FIFO)
+  bool ecn_ok : 1 = false;         // ECN negotiated (RFC 3168 §6.1.1)
+  bool ece_pending : 1 = false;    // CE seen: ECE on our ACKs until the peer's CWR (§6.1.3)
+  bool cwr_pending : 1 = false;    // cwnd reduced for ECE: CWR on the next new data (§6.1.2)
+  bool ecn_reduced : 1 = false;    // ecn_recover is valid
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:

@@ -153,6 +153,7 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
     }
   }
   update_ts_recent(t, seg);
+  if (t.ecn_ok) ecn_input(t, seg);  // RFC 3168 §6.1.2/§6.1.3 (ecn.cc)
   if (!ack_arrived(t, seg) || t.dead) return;
 
   // Sixth: URG is not supported (RFC 6093: applications should not use it).

@@ -60,6 +60,8 @@ OutSegment StackImpl::segment_for(Tcb& t, std::uint8_t flags, std::uint32_t seq)
     t.pending_ack_bytes = 0;
     t.ack_now = false;
     t.delack_at = kNever;
+    // RFC 3168 §6.1.3: ECE on every ACK until the peer's CWR.
+    if (t.ece_pending && !(flags & (kSyn | kRst))) o.flags |= kEce;
   }
   if (flags & kSyn) {
     // RFC 7323 §2.2: the window of a SYN is never scaled.
@@ -145,7 +147,11 @@ void StackImpl::send_syn(Tcb& t) {
     t.rtx_ts_valid = true;
   }
   const bool active_syn = !syn_ack;
-  const std::uint8_t flags = syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : std::uint8_t{kSyn};
+  std::uint8_t flags = syn_ack ? static_cast<std::uint8_t>(kSyn | kAck) : std::uint8_t{kSyn};
+  // RFC 3168 §6.1.1: an ECN-setup SYN carries ECE and CWR, the SYN-ACK
+  // that accepts it ECE alone.
+  if (active_syn && cfg_.ecn == EcnMode::kOn) flags |= kEce | kCwr;
+  if (syn_ack && t.ecn_ok) flags |= kEce;
   OutSegment o = segment_for(t, flags, t.iss);
   o.opts.has_mss = true;
   o.opts.mss = cfg_.mss;
@@ -216,11 +222,12 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
     o.payload_src = &t.sndbuf;
     o.payload_offset = seq - t.data_seq0();
   }
+  const bool retransmission = seq_lt(seq, t.snd_max);
+  if (t.ecn_ok) ecn_mark(t, o, retransmission);  // ecn.cc
   // Refused only if len > t.mss (a bug, counted): the bookkeeping below
   // still runs, so the segment counts as lost and the RTO resends at most
   // one MSS from SND.UNA.
   emit(o, t.mss);
-  const bool retransmission = seq_lt(seq, t.snd_max);
   if (retransmission) {
     ctr_.retrans_segs.inc();
     t.ts_last_rtx = ts_now(t);

@@ -94,6 +94,8 @@ void StackImpl::rto_expired(Tcb& t) {
   }
   ++t.retries;
   const bool first = t.retries == 1;
+  // RFC 4821 black-hole fallback (path_mtu.cc), before cwnd is cut to 1 SMSS.
+  if (cfg_.mtu_probing) mtu_blackhole_check(t);
   t.rtt.backoff();                       // RFC 6298 (5.5)
   t.cc.on_rto(t.flight(), now_, first);  // RFC 5681 §3.1 (4)
   t.in_recovery = false;

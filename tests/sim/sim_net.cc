@@ -267,9 +267,16 @@ void Sim::transmit(int from, const OutSegment& seg) {
     return;
   }
   TimeUs depart = now_;
+  std::uint8_t ip_ecn = seg.ip_ecn;
   if (link_.bandwidth > 0) {
     const TimeUs start = std::max(now_, busy_until_[from]);
     const std::uint64_t backlog = (start - now_) * link_.bandwidth / kUsPerSec;
+    if (link_.ecn_mark_bytes > 0 && backlog > link_.ecn_mark_bytes &&
+        (ip_ecn == kEct0 || ip_ecn == kEct1)) {
+      ip_ecn = kCe;
+      ++ce_marked;
+      l.fate = "CE";
+    }
     if (link_.queue_bytes > 0 && backlog + b.size() > link_.queue_bytes) {
       ++queue_drops;
       l.fate = "QUEUE-DROP";
@@ -294,17 +301,17 @@ void Sim::transmit(int from, const OutSegment& seg) {
     b[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
     l.fate = "CORRUPTED";
   }
-  enqueue(to, std::move(b), at);
+  enqueue(to, std::move(b), at, ip_ecn);
   if (dup) {
     ++duplicated;
-    enqueue(to, std::move(copy), at + r4 % (link_.delay + 1));
+    enqueue(to, std::move(copy), at + r4 % (link_.delay + 1), ip_ecn);
     l.fate = *l.fate != '\0' ? (l.fate[0] == 'C' ? "CORRUPTED+dup" : "delayed+dup") : "dup";
   }
   record(l);
 }
 
-void Sim::enqueue(int to, std::vector<std::uint8_t> bytes, TimeUs at) {
-  q_.push(Packet{at, order_++, to, std::move(bytes)});
+void Sim::enqueue(int to, std::vector<std::uint8_t> bytes, TimeUs at, std::uint8_t ip_ecn) {
+  q_.push(Packet{at, order_++, to, std::move(bytes), ip_ecn});
 }
 
 void Sim::deliver(Packet& p) {
@@ -322,6 +329,7 @@ void Sim::deliver(Packet& p) {
   }
   seg.tuple.local_ip = kIp[to];
   seg.tuple.remote_ip = kIp[from];
+  seg.ip_ecn = p.ip_ecn;
   ++delivered;
   stacks_[to]->input(seg, now_);
   drain(to);

@@ -41,6 +41,9 @@ struct LinkProfile {
   TimeUs reorder_delay = 20 * kUsPerMs;
   std::uint64_t bandwidth = 0;    // bytes per second, 0 = infinite
   std::uint32_t queue_bytes = 0;  // bottleneck queue; beyond it tail drop (0 = unbounded)
+  // ECN-marking AQM at the bottleneck (RFC 3168 §5): an ECT packet that finds
+  // more than this backlog is marked CE (0 = never marks).
+  std::uint32_t ecn_mark_bytes = 0;
 };
 
 // The byte at offset `i` of the stream with key `key` (seeded pattern).
@@ -163,7 +166,7 @@ class Sim {
   // Link statistics.
   std::uint64_t sent_pkts = 0, lost = 0, duplicated = 0, reordered = 0, corrupted = 0,
                 bad_checksum = 0, queue_drops = 0, parse_errors = 0, delivered = 0,
-                misaddressed = 0;
+                misaddressed = 0, ce_marked = 0;
   std::uint64_t stray_accepts = 0;          // on_accept for a connection we did not open
   std::uint64_t connect_failures = 0;       // connect() returned nullptr
   bool trace_all = false;                   // print every segment as it is sent (debugging)
@@ -181,6 +184,7 @@ class Sim {
     std::uint64_t order;
     int to;
     std::vector<std::uint8_t> bytes;
+    std::uint8_t ip_ecn = 0;  // the IP header's ECN field (RFC 3168 §5)
   };
   struct Later {
     bool operator()(const Packet& a, const Packet& b) const {
@@ -189,7 +193,7 @@ class Sim {
   };
 
   void transmit(int from, const OutSegment& seg);
-  void enqueue(int to, std::vector<std::uint8_t> bytes, TimeUs at);
+  void enqueue(int to, std::vector<std::uint8_t> bytes, TimeUs at, std::uint8_t ip_ecn = 0);
   void deliver(Packet& p);
   double uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
   void record(const TraceLine& l);

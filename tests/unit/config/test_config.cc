@@ -107,6 +107,8 @@ syn_cookies = false
 window_scaling = false
 timestamps = false
 sack = false
+ecn = "on"
+mtu_probing = true
 nagle = true
 keepalive = true
 keepalive_idle_s = 60
@@ -220,6 +222,8 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(t.invalid_ratelimit, 250 * kUsPerMs);
   EXPECT_FALSE(t.evict_idle_on_full);
   EXPECT_EQ(t.congestion_control, tcp::CongestionControl::kNewReno);
+  EXPECT_EQ(t.ecn, tcp::EcnMode::kOn);
+  EXPECT_TRUE(t.mtu_probing);
   EXPECT_EQ(t.initial_window_segments, 4u);
   EXPECT_EQ(t.isn_secret[0], 0x0011223344556677ull);
   EXPECT_EQ(t.isn_secret[1], 0x8899aabbccddeeffull);
@@ -359,6 +363,11 @@ TEST(ConfigOverride, AppliesTypedValues) {
   EXPECT_EQ(c.net.address, ip(198, 18, 1, 1));
   apply_override(c, "tcp.congestion_control", "newreno");
   EXPECT_EQ(c.tcp.congestion_control, tcp::CongestionControl::kNewReno);
+  EXPECT_EQ(c.tcp.ecn, tcp::EcnMode::kPassive);  // Linux's default for incoming connections
+  apply_override(c, "tcp.ecn", "on");
+  EXPECT_EQ(c.tcp.ecn, tcp::EcnMode::kOn);
+  apply_override(c, "tcp.mtu_probing", "true");
+  EXPECT_TRUE(c.tcp.mtu_probing);
   apply_override(c, "eal.vdevs", "net_tap0");  // one value where a list is expected
   EXPECT_EQ(c.eal.vdevs, std::vector<std::string>{"net_tap0"});
   apply_override(c, "eal.vdevs", R"(["net_tap0", "net_tap1"])");
@@ -509,7 +518,8 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
   EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 33u + 2u + 2u + 4u /* app timeouts */ +
-                             3u /* metrics */ + 2u + 2u * 10u /* impair */);
+                             3u /* metrics */ + 2u + 2u * 10u /* impair */ +
+                             2u /* tcp.ecn, tcp.mtu_probing */ + 1u /* tcp.time_wait_reuse */);
 }
 
 }  // namespace

@@ -87,6 +87,10 @@ const std::vector<Case>& cases() {
       // Enumerations and structured strings.
       {"congestion_control", "[tcp]\ncongestion_control = \"reno\"\n",
        "tcp.congestion_control: must be one of \"cubic\", \"newreno\" (got \"reno\")"},
+      {"ecn", "[tcp]\necn = \"maybe\"\n",
+       "tcp.ecn: must be one of \"off\", \"passive\", \"on\" (got \"maybe\")"},
+      {"mtu_probing", "[tcp]\nmtu_probing = 1\n",
+       "tcp.mtu_probing: expected true or false (got integer)"},
       {"isn_secret", "[tcp]\nisn_secret = \"abc\"\n",
        "tcp.isn_secret: expected 32 hex digits or \"\" (got a string of length 3)"},
       {"lcores_syntax", "[eal]\nlcores = \"0-\"\n",

@@ -42,6 +42,7 @@ enum class L3DropReason : std::uint8_t {
   kIpBadSource,       // rx: source no reply may go to (RFC 1122 §3.2.1.3): broadcast,
                       // multicast, 0/8, 127/8, 240/4, or our own address (LAND)
   kIpBadDestination,  // rx: TCP/ICMP to a broadcast or multicast address (RFC 1122 §4.2.3.10)
+  kIcmpNotOurs,       // rx: ICMP error quoting a datagram that is not a TCP segment we sent
   kCount,
 };
 inline constexpr int kNumL3DropReasons = static_cast<int>(L3DropReason::kCount);
@@ -92,6 +93,8 @@ constexpr std::string_view to_string(L3DropReason r) {
       return "ip_bad_source";
     case L3DropReason::kIpBadDestination:
       return "ip_bad_destination";
+    case L3DropReason::kIcmpNotOurs:
+      return "icmp_not_ours";
     case L3DropReason::kCount:
       break;
   }
@@ -142,6 +145,7 @@ struct DataplaneCounters {
   Counter arp_requests_in, arp_replies_in, arp_requests_out, arp_replies_out;
   Gauge arp_cache_entries;
   Counter icmp_echo_requests, icmp_echo_replies;
+  Counter icmp_frag_needed;         // RFC 1191 errors passed to the engine (outcome: TCP counters)
   Counter steered_out, steered_in;  // software steering between cores
   // TCP segments among steered_in (the rest are ARP copies): for a client
   // whose source ports land on the opening core (owner_core()), these are

@@ -9,6 +9,9 @@
 namespace shardtcp::tcp {
 
 enum class CongestionControl : std::uint8_t { kCubic, kNewReno };
+// RFC 3168 ECN: kPassive accepts it when a peer's SYN asks (Linux tcp_ecn=2,
+// its default), kOn also requests it on active opens (tcp_ecn=1).
+enum class EcnMode : std::uint8_t { kOff, kPassive, kOn };
 
 struct TcpConfig {
   TimeUs msl = 30 * kUsPerSec;                  // TIME-WAIT lasts 2*MSL
@@ -43,6 +46,8 @@ struct TcpConfig {
   bool time_wait_reuse = true;                  // connect() may take over a TIME-WAIT tuple (TS)
   CongestionControl congestion_control = CongestionControl::kCubic;
   std::uint32_t initial_window_segments = 10;   // RFC 6928
+  EcnMode ecn = EcnMode::kPassive;              // RFC 3168
+  bool mtu_probing = false;                     // RFC 4821 black-hole fallback
   std::uint64_t isn_secret[2] = {0, 0};         // RFC 6528 key; 0,0 = random at start
   // Payload memory per core (send chunks, reassembly, held bytes), issue 9.
   // mem_budget_mb is the config key (0 = derived from physical memory by the

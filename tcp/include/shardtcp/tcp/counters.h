@@ -107,6 +107,33 @@ constexpr std::string_view to_string(DropReason r) {
   return "?";
 }
 
+// What became of an ICMP "fragmentation needed" (RFC 1191) about one of our
+// segments; each is the `result` label of shardtcp_tcp_icmp_frag_needed_total.
+enum class IcmpResult : std::uint8_t {
+  kMssLowered,    // accepted: the connection's MSS went down, data resent
+  kNoConnection,  // the quoted segment names no connection of ours
+  kOutOfWindow,   // quoted SEQ outside SND.UNA..SND.NXT (RFC 5927 §4.1): forged or stale
+  kNotLower,      // the reported MTU does not lower the MSS (RFC 1191 §3: never raise)
+  kCount,
+};
+inline constexpr int kNumIcmpResults = static_cast<int>(IcmpResult::kCount);
+
+constexpr std::string_view to_string(IcmpResult r) {
+  switch (r) {
+    case IcmpResult::kMssLowered:
+      return "mss_lowered";
+    case IcmpResult::kNoConnection:
+      return "no_connection";
+    case IcmpResult::kOutOfWindow:
+      return "out_of_window";
+    case IcmpResult::kNotLower:
+      return "not_lower";
+    case IcmpResult::kCount:
+      break;
+  }
+  return "?";
+}
+
 // Mirrors /proc/net/snmp Tcp: and netstat -s TcpExt: where a name exists.
 struct TcpCounters {
   Counter active_opens;               // ActiveOpens: CLOSED -> SYN-SENT
@@ -163,6 +190,13 @@ struct TcpCounters {
   Counter mem_rcv_drops;       // TCPRcvQDrop: in-order segments not stored (not ACKed)
   Counter mem_short_sends;     // send() calls that took less for lack of memory
   Counter mem_alloc_failures;  // allocations the system refused (nothrow, degraded)
+  // Path MTU (RFC 1191 / RFC 5927, RFC 4821 black-hole detection) and ECN (RFC 3168).
+  std::array<Counter, kNumIcmpResults> icmp_frag_needed;
+  Counter pmtu_blackhole_probes;  // MSS lowered after repeated timeouts (tcp.mtu_probing)
+  Counter ecn_connections;        // connections that negotiated ECN
+  Counter ecn_ce_received;        // data segments received with CE set in the IP header
+  Counter ecn_ece_received;       // congestion responses to ECE (at most one per window)
+  Counter ecn_cwr_sent;           // data segments sent with CWR
   std::array<Counter, kNumDropReasons> drops;
 
   // Exact number of connections per state, moved only by the one set_state().

@@ -21,6 +21,14 @@ enum TcpFlags : std::uint8_t {
   kCwr = 0x80,
 };
 
+// The IPv4 ECN field's codepoints (RFC 3168 §5).
+enum IpEcn : std::uint8_t {
+  kNotEct = 0,
+  kEct1 = 1,
+  kEct0 = 2,
+  kCe = 3,
+};
+
 struct SackBlock {
   std::uint32_t left = 0;   // first sequence number of the block
   std::uint32_t right = 0;  // sequence number following the block
@@ -51,6 +59,7 @@ struct Segment {
   TcpOptions opts;
   const std::uint8_t* payload = nullptr;
   std::uint32_t payload_len = 0;
+  std::uint8_t ip_ecn = 0;  // the IP header's ECN field (RFC 3168 §5), set by the IP layer
 
   // Segment length (RFC 9293 §3.4): payload plus one for SYN and one for FIN.
   std::uint32_t seg_len() const {
@@ -84,6 +93,7 @@ struct OutSegment {
   std::uint32_t payload_len = 0;
   const SendBuffer* payload_src = nullptr;  // null iff payload_len == 0
   std::uint32_t payload_offset = 0;         // offset within payload_src
+  std::uint8_t ip_ecn = 0;  // ECN field for the IP header (RFC 3168 §5): kEct0 on new data
 };
 
 // Length of the TCP header (with options, padded to 4 bytes) for `seg`.

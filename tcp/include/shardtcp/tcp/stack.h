@@ -95,6 +95,17 @@ struct ListenOptions {
   std::optional<bool> nagle;
 };
 
+// An ICMP error about a segment this stack sent, parsed by the caller from
+// the quoted IP header and the first 8 bytes of the quoted TCP header
+// (RFC 792, RFC 1122 §4.2.3.9). Only "fragmentation needed and DF set"
+// (type 3 code 4, RFC 1191) is acted on.
+struct IcmpFragNeeded {
+  FourTuple tuple;                 // the connection's, as input() keys it (local = ours)
+  std::uint32_t seq = 0;           // SEQ of the quoted TCP header
+  std::uint16_t next_hop_mtu = 0;  // RFC 1191 §4 field; 0 = an old router did not say
+  std::uint16_t quoted_len = 0;    // total length of the quoted IP datagram
+};
+
 class Connection {
  public:
   // Queues up to `len` bytes; returns how many were taken.
@@ -150,6 +161,13 @@ class Stack {
   void input(const Segment& seg, TimeUs now);
   // Run timers due at `now`.
   void poll(TimeUs now);
+  // An ICMP fragmentation-needed for one of our connections (RFC 1191). The
+  // quoted SEQ must lie in SND.UNA..SND.NXT (RFC 5927 §4.1); then the
+  // connection's MSS goes down to fit the reported MTU and what is in flight
+  // is sent again in smaller segments. Every outcome is counted
+  // (TcpCounters::icmp_frag_needed).
+  IcmpResult icmp_frag_needed(const IcmpFragNeeded& e, TimeUs now);
+
   // The engine's time: `now` of the latest input()/poll()/connect() call
   // (time never goes back). Deadlines are computed from it.
   TimeUs now() const;
