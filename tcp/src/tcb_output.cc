@@ -214,6 +214,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
   // still runs, so the segment counts as lost and the RTO resends at most
   // one MSS from SND.UNA.
   emit(o, t.mss);
+  const bool starts_flight = t.snd_una == t.snd_max;
   const bool retransmission = seq_lt(seq, t.snd_max);
   if (retransmission) {
     ctr_.retrans_segs.inc();
@@ -232,6 +233,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
     t.persist = false;
     t.rtx_at = now_ + rto(t);
   }
+  rack_log_send(t, seq, len + (fin ? 1u : 0u), starts_flight);  // RFC 8985 §6.1 xmit_ts
 }
 
 void StackImpl::retransmit_head(Tcb& t) {
@@ -259,6 +261,8 @@ void StackImpl::output(Tcb& t, bool force_one) {
                              State::kClosing | State::kLastAck)) {
     return;
   }
+  // RACK recovery sends through rack_transmit() alone (PRR, RFC 6937).
+  if (t.txlog != nullptr && t.in_recovery) return;
   // RFC 5681 §4.1: nothing sent for longer than the RTO (and nothing in
   // flight) -> restart from RW = min(IW, cwnd), not a stale, possibly huge,
   // cwnd that no longer reflects the path.

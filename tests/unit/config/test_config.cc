@@ -107,6 +107,8 @@ syn_cookies = false
 window_scaling = false
 timestamps = false
 sack = false
+rack = false
+tlp = false
 nagle = true
 keepalive = true
 keepalive_idle_s = 60
@@ -186,6 +188,8 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_FALSE(t.syn_cookies);
   EXPECT_FALSE(t.window_scaling);
   EXPECT_FALSE(t.timestamps);
+  EXPECT_FALSE(t.rack);
+  EXPECT_FALSE(t.tlp);
   EXPECT_FALSE(t.sack);
   EXPECT_TRUE(t.nagle);
   EXPECT_TRUE(t.keepalive);
@@ -446,7 +450,8 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("tcp.msl_ms"));
   EXPECT_TRUE(unique.count("port.mtu"));
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
-  EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 33u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
+  EXPECT_EQ(keys.size(),
+            5u + 5u + 4u + 3u + 35u + 2u + 2u + 4u /* app timeouts */ + 3u /* metrics */);
 }
 
 }  // namespace
