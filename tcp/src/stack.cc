@@ -368,8 +368,8 @@ std::size_t StackImpl::send(Tcb& t, const void* data, std::size_t len) {
   }
   const std::size_t take = std::min(len, space);
   const std::size_t chunks = send_chunk_allowance(t, t.sndbuf.chunks_needed(take));
-  const std::size_t n =
-      t.sndbuf.append(chunks_, static_cast<const std::uint8_t*>(data), len, cfg_.snd_buf, chunks);
+  const std::size_t n = t.sndbuf.append(chunks_, static_cast<const std::uint8_t*>(data), len,
+                                        cfg_.snd_buf, chunks);
   if (n < len) t.want_writable = true;
   if (n < take) {
     // The payload budget (or the system) refused a chunk: a short send, as

@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
+#include "oow_limit.h"
 #include "block_pool.h"
 #include "nothrow_vec.h"
-#include "oow_limit.h"
 #include "reassembly.h"
 #include "recycler.h"
 #include "sack_scoreboard.h"
@@ -105,7 +105,9 @@ class StackImpl {
   // - high water (7/8): new connections are refused (SYNs dropped, counted);
   // - the budget itself: in-order bytes that cannot be held are dropped.
   // Out-of-order data is pruned first whenever memory is short.
-  std::size_t mem_pressure_mark() const { return blocks_.max_blocks() - blocks_.max_blocks() / 4; }
+  std::size_t mem_pressure_mark() const {
+    return blocks_.max_blocks() - blocks_.max_blocks() / 4;
+  }
   bool mem_pressure() const { return blocks_.in_use() >= mem_pressure_mark(); }
   bool mem_high_water() const {
     return blocks_.in_use() >= blocks_.max_blocks() - blocks_.max_blocks() / 8;

@@ -39,12 +39,12 @@ struct TcpConfig {
   TimeUs keepalive_idle = 7200 * kUsPerSec;     // RFC 1122 §4.2.3.6
   TimeUs keepalive_interval = 75 * kUsPerSec;
   std::uint32_t keepalive_probes = 9;
-  std::uint32_t challenge_ack_limit = 1000;   // per second per core, RFC 5961 §7 (randomized)
-  TimeUs invalid_ratelimit = 500 * kUsPerMs;  // per-connection out-of-window answers; 0 = off
-  bool evict_idle_on_full = true;             // at max_connections, reset the longest idle
+  std::uint32_t challenge_ack_limit = 1000;     // per second per core, RFC 5961 §7 (randomized)
+  TimeUs invalid_ratelimit = 500 * kUsPerMs;    // per-connection out-of-window answers; 0 = off
+  bool evict_idle_on_full = true;               // at max_connections, reset the longest idle
   CongestionControl congestion_control = CongestionControl::kCubic;
-  std::uint32_t initial_window_segments = 10;  // RFC 6928
-  std::uint64_t isn_secret[2] = {0, 0};        // RFC 6528 key; 0,0 = random at start
+  std::uint32_t initial_window_segments = 10;   // RFC 6928
+  std::uint64_t isn_secret[2] = {0, 0};         // RFC 6528 key; 0,0 = random at start
   // Payload memory per core (send chunks, reassembly, held bytes), issue 9.
   // mem_budget_mb is the config key (0 = derived from physical memory by the
   // config loader); mem_budget is what the engine enforces, in bytes
