@@ -38,8 +38,29 @@ int TxLog::find(std::uint32_t seq) const {
   return -1;
 }
 
+bool TxLog::compact() {
+  int w = 0;
+  for (int i = 0; i < n_; ++i) {
+    if (w > 0 && (r_[w - 1].flags & kSacked) && (r_[i].flags & kSacked) &&
+        r_[w - 1].end == r_[i].start) {
+      r_[w - 1].end = r_[i].end;
+      r_[w - 1].flags |= r_[i].flags & kEverRetrans;
+      continue;
+    }
+    r_[w++] = r_[i];
+  }
+  const bool freed = w < n_;
+  n_ = w;
+  return freed;
+}
+
 bool TxLog::split(int i, std::uint32_t seq) {
-  if (n_ == kCap) return false;
+  if (n_ == kCap) {
+    if (!compact()) return false;
+    i = find(seq);  // indexes moved; seq may now start a merged record
+    if (i < 0) return false;
+    if (r_[i].start == seq) return true;
+  }
   std::memmove(&r_[i + 1], &r_[i], sizeof(TxRecord) * static_cast<std::size_t>(n_ - i));
   ++n_;
   r_[i].end = seq;
@@ -77,6 +98,7 @@ void TxLog::on_send(std::uint32_t start, std::uint32_t end, TimeUs now) {
     if (!seq_lt(start, end)) return;
   }
   // New data.
+  if (n_ == kCap) compact();
   if (n_ == kCap) {
     TxRecord& last = r_[n_ - 1];
     last.end = end;

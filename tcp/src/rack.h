@@ -42,7 +42,7 @@ struct TxRecord {
 
 class TxLog {
  public:
-  static constexpr int kCap = 128;
+  static constexpr int kCap = 256;
   static constexpr std::uint8_t kSacked = 1;       // RFC 8985 Segment.sacked
   static constexpr std::uint8_t kLost = 2;         // deemed lost, not yet repaired
   static constexpr std::uint8_t kRetrans = 4;      // retransmitted since deemed lost (in flight)
@@ -121,6 +121,9 @@ class TxLog {
   int find(std::uint32_t seq) const;
   // Splits record i at seq (strictly inside it); false when full.
   bool split(int i, std::uint32_t seq);
+  // Merges adjacent SACKed records (their send times no longer matter):
+  // frees slots without losing anything. True if a slot was freed.
+  bool compact();
   // Ensures a record boundary at seq (if seq is inside a record).
   bool boundary(std::uint32_t seq);
   void delivered(const TxRecord& r, TimeUs now, AckInfo& info);

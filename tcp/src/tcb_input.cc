@@ -331,6 +331,7 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
   }
   // RFC 8985 §6.2 steps 1-3: what this ACK delivered, from the log.
   const bool advanced = seq_gt(ack, t.snd_una);
+  ack_info_ = TxLog::AckInfo{};
   if (t.txlog != nullptr) {
     ack_info_ = t.txlog->on_ack(advanced ? ack : t.snd_una, seg.opts.sack,
                                 t.sack_ok ? seg.opts.num_sack : 0, now_);

@@ -257,3 +257,44 @@ TEST(RackOff, NoLogAndNoTimeBasedLoss) {
 
 }  // namespace
 }  // namespace shardtcp::tcp::testing
+
+namespace shardtcp::tcp::testing {
+namespace {
+
+// A full log still splits a record for a partial retransmission: adjacent
+// SACKed records are merged first (their send times no longer matter). A
+// split that failed would mark the whole record retransmitted and leave its
+// unsent rest to the RTO, one segment per timeout (the stall seen at 20%
+// loss in the lab before this).
+TEST(TxLogTest, FullLogMakesRoomByMergingSackedRecords) {
+  TxLog l;
+  const std::uint32_t base = 0xFFFFFF00u;  // crosses 2^32
+  for (int i = 0; i < TxLog::kCap; ++i) {
+    l.on_send(base + 10u * static_cast<std::uint32_t>(i),
+              base + 10u * static_cast<std::uint32_t>(i + 1), 1000);
+  }
+  ASSERT_EQ(l.size(), TxLog::kCap);
+  // Every record but the first SACKed, one block at a time (no merging yet).
+  for (int i = 1; i < TxLog::kCap; ++i) {
+    const SackBlock b{base + 10u * static_cast<std::uint32_t>(i),
+                      base + 10u * static_cast<std::uint32_t>(i + 1)};
+    l.on_ack(base, &b, 1, 2000);
+  }
+  ASSERT_EQ(l.size(), TxLog::kCap);
+  l.mark_all_lost(false);
+  ASSERT_EQ(l.next_lost(4), (std::optional<std::pair<std::uint32_t, std::uint32_t>>{{base, 4u}}));
+  l.on_send(base, base + 4, 3000);  // the first 4 bytes of record 0 again
+  ASSERT_EQ(l.size(), 3);
+  EXPECT_EQ(l.at(0).end, base + 4);
+  EXPECT_EQ(l.at(0).flags, TxLog::kLost | TxLog::kRetrans | TxLog::kEverRetrans);
+  EXPECT_EQ(l.at(1).start, base + 4);
+  EXPECT_EQ(l.at(1).flags, TxLog::kLost);  // still to be sent
+  EXPECT_EQ(l.at(2).flags, TxLog::kSacked);
+  EXPECT_EQ(l.at(2).end, base + 10u * TxLog::kCap);
+  EXPECT_EQ(l.next_lost(4),
+            (std::optional<std::pair<std::uint32_t, std::uint32_t>>{{base + 4, 4u}}));
+  EXPECT_EQ(l.pipe(), 4u);  // the retransmission
+}
+
+}  // namespace
+}  // namespace shardtcp::tcp::testing
