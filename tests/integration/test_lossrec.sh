@@ -8,6 +8,7 @@
 #   test_lossrec.sh path/to/shardtcp-httpd
 #   LOSSREC_N=50 test_lossrec.sh ...        # the long run (issue 10 used 50)
 #   LOSSREC_RATES="5" LOSSREC_SIZE=1048576   # one rate, another size
+#   LOSSREC_HTTPD_ARGS="--set tcp.tlp=false"  # extra server arguments
 #
 # Checks (never on time): every download completes and is byte-exact (the
 # project's body pattern, app/common/body_pattern.h), for both stacks; at
@@ -141,6 +142,7 @@ run_rate() {
 log "shardtcp-httpd in $STCP_DP_NS; $N downloads of $SIZE bytes per rate (${RATES// /, } %)"
 # ip netns exec execs the server: SRV_PID is the server itself (SIGINT reaches it).
 ip netns exec "$STCP_DP_NS" "$HTTPD" --config "$STCP_SRC/config/httpd.toml" "${huge_args[@]}" \
+  ${LOSSREC_HTTPD_ARGS:-} \
   >"$work/httpd.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 1 80); do
