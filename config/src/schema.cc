@@ -538,6 +538,12 @@ std::vector<Section> make_sections() {
            "(RFC 4821 black-hole fallback, Linux tcp_mtu_probing = 1)",
            [](auto& c) -> auto& { return c.tcp.mtu_probing; }),
        boolean<C>(
+           "rack", "RACK time-based loss detection and PRR in recovery (RFC 8985, RFC 6937)",
+           [](auto& c) -> auto& { return c.tcp.rack; }),
+       boolean<C>(
+           "tlp", "tail loss probes (RFC 8985 §7); needs tcp.rack",
+           [](auto& c) -> auto& { return c.tcp.tlp; }),
+       boolean<C>(
            "nagle", "Nagle's algorithm on by default for new connections",
            [](auto& c) -> auto& { return c.tcp.nagle; }),
        boolean<C>(

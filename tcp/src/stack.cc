@@ -89,8 +89,10 @@ StackImpl::~StackImpl() {
     t->sndbuf.release(chunks_);
     if (t->reasm != nullptr) put_reasm(t->reasm);
     if (t->sacks != nullptr) put_sacks(t->sacks);
+    if (t->txlog != nullptr) put_txlog(t->txlog);
     t->reasm = nullptr;
     t->sacks = nullptr;
+    t->txlog = nullptr;
   });
 }
 
@@ -215,6 +217,7 @@ void StackImpl::reap() {
     t->sndbuf.release(chunks_);
     if (t->reasm != nullptr) put_reasm(t->reasm);
     if (t->sacks != nullptr) put_sacks(t->sacks);
+    if (t->txlog != nullptr) put_txlog(t->txlog);
     t->~Tcb();
     void* p = t;
     std::memcpy(p, &tcb_free_, sizeof(Tcb*));

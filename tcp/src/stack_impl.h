@@ -147,6 +147,17 @@ class StackImpl {
   void dup_ack(Tcb& t);
   void enter_recovery(Tcb& t, bool sack_based);
   void sack_transmit(Tcb& t);  // RFC 6675 §5 step (C)
+  // RACK-TLP and PRR (tcb_recovery.cc), used while t.txlog is held.
+  void rack_after_ack(Tcb& t, bool advanced);
+  void rack_enter_recovery(Tcb& t);
+  void rack_transmit(Tcb& t, std::uint32_t delivered);
+  void rack_on_rto(Tcb& t);
+  void rack_timer(Tcb& t);
+  void rack_arm(Tcb& t, TimeUs reo_wait, bool rearm_tlp);
+  void tlp_fire(Tcb& t);
+  TimeUs pto(const Tcb& t) const;
+  void rack_log_send(Tcb& t, std::uint32_t seq, std::uint32_t seg_len, bool starts_flight);
+  void rack_release(Tcb& t);
   void send_range(Tcb& t, std::uint32_t seq, std::uint32_t len);
   void update_window(Tcb& t, const Segment& seg);
   void text_arrived(Tcb& t, std::uint32_t seq, const std::uint8_t* data, std::uint32_t len,
@@ -231,6 +242,7 @@ class StackImpl {
   void put_reasm(ReassemblyQueue* q);
   SackScoreboard* get_sacks();
   void put_sacks(SackScoreboard* s) { sacks_.put(s); }
+  void put_txlog(TxLog* l) { txlogs_.put(l); }
   // Memory pressure (mem_budget.cc): out-of-order queues that may hold data
   // (pruned first, oldest first), and connections whose send() came up
   // short for lack of memory (on_writable once memory frees).
@@ -275,6 +287,8 @@ class StackImpl {
   BlockPool& chunks_ = blocks_;  // send-buffer code reads better with this name
   Recycler<ReassemblyQueue> reasm_;
   Recycler<SackScoreboard> sacks_;
+  Recycler<TxLog> txlogs_;
+  TxLog::AckInfo ack_info_;  // what the ACK being processed delivered (RACK)
 
   // Tcb pool: slabs of raw storage, a free list through fifo_next, and the
   // graveyard of Tcbs freed during the current call (reaped lazily so

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "congestion.h"
+#include "rack.h"
 #include "reassembly.h"
 #include "rtt.h"
 #include "send_buffer.h"
@@ -57,6 +58,7 @@ class Tcb final : public Connection {
   TimeUs delack_at = kNever;       // delayed ACK
   TimeUs idle_at = kNever;         // keepalive or FIN-WAIT-2
   TimeUs app_at = kNever;          // application deadline (Connection::set_deadline)
+  TimeUs rack_at = kNever;         // RACK reordering timer or TLP probe timeout (RFC 8985)
   TimeUs last_rcv = 0;             // time of the last segment received (keepalive)
   TimeUs rtt_time = 0;             // when the timed segment (rtt_seq) was sent
   TimeUs last_data_sent = kNever;  // last data/FIN transmission (RFC 5681 §4.1 idle)
@@ -68,6 +70,9 @@ class Tcb final : public Connection {
   // the application has paused receiving ([rcv_nxt - rcv_held, rcv_nxt)).
   ReassemblyQueue* reasm = nullptr;
   SackScoreboard* sacks = nullptr;  // only while the peer SACKs our data (RFC 6675)
+  // RACK-TLP transmission log (RFC 8985): only while data is in flight to a
+  // SACK peer with tcp.rack on.
+  TxLog* txlog = nullptr;
 
   // --- RFC 9293 §3.3.1 variables -----------------------------------------
   FourTuple tuple;
@@ -130,6 +135,7 @@ class Tcb final : public Connection {
   bool ece_pending : 1 = false;    // CE seen: ECE on our ACKs until the peer's CWR (§6.1.3)
   bool cwr_pending : 1 = false;    // cwnd reduced for ECE: CWR on the next new data (§6.1.2)
   bool ecn_reduced : 1 = false;    // ecn_recover is valid
+  bool rack_tlp : 1 = false;       // rack_at is the TLP probe timeout (else reordering)
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:

@@ -330,7 +330,14 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
   } else if (t.sacks != nullptr && seq_gt(ack, t.snd_una)) {
     t.sacks->on_ack(ack, nullptr, 0, t.snd_max);
   }
-  if (seq_gt(ack, t.snd_una)) {
+  // RFC 8985 §6.2 steps 1-3: what this ACK delivered, from the log.
+  const bool advanced = seq_gt(ack, t.snd_una);
+  ack_info_ = TxLog::AckInfo{};
+  if (t.txlog != nullptr) {
+    ack_info_ = t.txlog->on_ack(advanced ? ack : t.snd_una, seg.opts.sack,
+                                t.sack_ok ? seg.opts.num_sack : 0, now_);
+  }
+  if (advanced) {
     update_window(t, seg);
     new_data_acked(t, seg);
     if (t.dead) return false;
@@ -348,6 +355,7 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     if (dup) dup_ack(t);
   }
   // else: an old ACK (RFC 9293: ignore it, keep processing the segment).
+  if (t.txlog != nullptr) rack_after_ack(t, advanced);  // RACK-TLP, PRR (tcb_recovery.cc)
   if (t.sacks != nullptr && t.sacks->empty() && !t.in_recovery) {
     put_sacks(t.sacks);  // idle connections hold no scoreboard
     t.sacks = nullptr;
@@ -393,11 +401,34 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
   t.sndbuf.trim(chunks_, data_acked);
   t.snd_una = ack;
   if (seq_lt(t.snd_nxt, t.snd_una)) t.snd_nxt = t.snd_una;
-  rtt_from_ack(t, seg);
+  if (t.txlog != nullptr) {
+    // RFC 6298 §3 (Karn) from the log: the most recently sent segment this
+    // ACK delivered that was never retransmitted. Not TSecr: after a hole
+    // is filled the peer echoes the timestamp of the segment before the
+    // hole (RFC 7323 §4.3), and the whole recovery would enter SRTT.
+    if (ack_info_.rtt_valid) t.rtt.sample(ack_info_.rtt);
+    t.rtt_timing = false;
+  } else {
+    rtt_from_ack(t, seg);
+  }
   t.retries = 0;
   t.rtt.reset_backoff();
 
-  if (t.in_recovery) {
+  if (t.txlog != nullptr) {
+    if (t.in_recovery && seq_ge(ack, t.recover)) {
+      // RFC 6675 §5 / RFC 6937: RecoveryPoint acknowledged, cwnd = ssthresh.
+      t.in_recovery = false;
+      t.sack_recovery = false;
+      t.txlog->prr_active = false;
+      t.txlog->rto_recovery = false;
+      t.dupacks = 0;
+      t.cc.on_exit_recovery();
+    } else if (!t.in_recovery || t.txlog->rto_recovery) {
+      // Open, or slow start after an RTO (rack_after_ack() sends).
+      t.dupacks = 0;
+      if (flight_before + t.mss >= t.cc.cwnd()) t.cc.on_ack(acked, now_, t.rtt.srtt());
+    }
+  } else if (t.in_recovery) {
     if (seq_ge(ack, t.recover)) {
       // RFC 6582 §3.2 step 6 / RFC 6675 §5: ACK of RecoveryPoint ends recovery.
       t.in_recovery = false;
@@ -436,6 +467,7 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
 // RFC 5681 §3.2 / RFC 6582 §3.2 / RFC 6675 §5 duplicate ACK handling.
 void StackImpl::dup_ack(Tcb& t) {
   if (t.dupacks < 255) ++t.dupacks;
+  if (t.txlog != nullptr) return;  // RACK decides (rack_after_ack), RFC 8985 §6.2
   if (t.in_recovery) {
     if (t.sack_recovery) {
       sack_transmit(t);  // RFC 6675 §5 (C)

@@ -222,6 +222,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
     o.payload_src = &t.sndbuf;
     o.payload_offset = seq - t.data_seq0();
   }
+  const bool starts_flight = t.snd_una == t.snd_max;
   const bool retransmission = seq_lt(seq, t.snd_max);
   if (t.ecn_ok) ecn_mark(t, o, retransmission);  // ecn.cc
   // Refused only if len > t.mss (a bug, counted): the bookkeeping below
@@ -245,6 +246,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
     t.persist = false;
     t.rtx_at = now_ + rto(t);
   }
+  rack_log_send(t, seq, len + (fin ? 1u : 0u), starts_flight);  // RFC 8985 §6.1 xmit_ts
 }
 
 void StackImpl::retransmit_head(Tcb& t) {
@@ -272,6 +274,8 @@ void StackImpl::output(Tcb& t, bool force_one) {
                              State::kClosing | State::kLastAck)) {
     return;
   }
+  // RACK recovery sends through rack_transmit() alone (PRR, RFC 6937).
+  if (t.txlog != nullptr && t.in_recovery) return;
   // RFC 5681 §4.1: nothing sent for longer than the RTO (and nothing in
   // flight) -> restart from RW = min(IW, cwnd), not a stale, possibly huge,
   // cwnd that no longer reflects the path.

@@ -14,7 +14,7 @@ namespace shardtcp::tcp {
 
 void StackImpl::rearm(Tcb& t) {
   if (t.dead) return;
-  const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at, t.app_at});
+  const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at, t.app_at, t.rack_at});
   if (d == kNever) {
     wheel_.cancel(t.timer);
   } else if (!t.timer.armed() || t.timer.deadline != d) {
@@ -42,6 +42,11 @@ void StackImpl::on_timer(Tcb& t) {
       ctr_.delayed_acks.inc();
       send_ack(t);
     }
+  }
+  if (t.rack_at <= now_) {
+    t.rack_at = kNever;
+    rack_timer(t);  // RFC 8985 reordering timer or tail loss probe
+    if (t.dead) return;
   }
   if (t.rtx_at <= now_) {
     t.rtx_at = kNever;
@@ -104,6 +109,12 @@ void StackImpl::rto_expired(Tcb& t) {
   t.dupacks = 0;
   t.rtt_timing = false;   // Karn
   t.recover = t.snd_max;  // RFC 6582 §4: no fast retransmit for old duplicates
+  if (t.txlog != nullptr) {
+    rack_on_rto(t);  // RFC 8985 §6.3: resend what is not SACKed, SND.NXT stays
+    t.persist = false;
+    t.rtx_at = now_ + rto(t);
+    return;
+  }
   t.snd_nxt = t.snd_una;  // go back: resend from the first unacknowledged byte
   // RFC 6298 (5.4)-(5.6): retransmit the earliest segment, timer at the new RTO.
   output(t, true);

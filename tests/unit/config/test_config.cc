@@ -109,6 +109,8 @@ timestamps = false
 sack = false
 ecn = "on"
 mtu_probing = true
+rack = false
+tlp = false
 nagle = true
 keepalive = true
 keepalive_idle_s = 60
@@ -212,6 +214,8 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_FALSE(t.syn_cookies);
   EXPECT_FALSE(t.window_scaling);
   EXPECT_FALSE(t.timestamps);
+  EXPECT_FALSE(t.rack);
+  EXPECT_FALSE(t.tlp);
   EXPECT_FALSE(t.sack);
   EXPECT_TRUE(t.nagle);
   EXPECT_TRUE(t.keepalive);
@@ -519,7 +523,8 @@ TEST(ConfigKeys, KnownKeysAreUniqueAndComplete) {
   EXPECT_TRUE(unique.count("app.hold_close_wait"));
   EXPECT_EQ(keys.size(), 5u + 5u + 4u + 3u + 33u + 2u + 2u + 4u /* app timeouts */ +
                              3u /* metrics */ + 2u + 2u * 10u /* impair */ +
-                             2u /* tcp.ecn, tcp.mtu_probing */ + 1u /* tcp.time_wait_reuse */);
+                             2u /* tcp.ecn, tcp.mtu_probing */ + 1u /* tcp.time_wait_reuse */ +
+                             2u /* tcp.rack, tcp.tlp */);
 }
 
 }  // namespace

@@ -172,6 +172,9 @@ constexpr std::size_t kHighWater = 14;  // 7/8: SYNs refused
 TcpConfig small_budget() {
   TcpConfig c = Harness::default_config();
   c.mem_budget = kBudgetBlocks * BlockPool::kBlockSize;
+  // The peers here never ACK; these tests script every segment and are
+  // about memory, not about the probe a silent flight draws (RFC 8985 §7).
+  c.tlp = false;
   return c;
 }
 

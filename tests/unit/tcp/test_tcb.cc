@@ -332,7 +332,11 @@ TEST_F(Established, PartialGapFillIsAckedAtOnce) {
 }
 
 TEST(EstablishedSackSend, SackBasedRecoveryRetransmitsOnlyHoles) {
-  Harness h;
+  // The RFC 6675 path (DupThresh, IsLost) that runs with tcp.rack off;
+  // RACK-TLP has its own tests (test_rack.cc).
+  TcpConfig cfg = Harness::default_config();
+  cfg.rack = false;
+  Harness h(cfg);
   h.listen();
   TcpOptions o = mss_option();
   o.sack_permitted = true;

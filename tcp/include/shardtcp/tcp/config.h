@@ -35,6 +35,8 @@ struct TcpConfig {
   bool window_scaling = true;                   // RFC 7323
   bool timestamps = true;                       // RFC 7323
   bool sack = true;                             // RFC 2018
+  bool rack = true;                             // RACK loss detection + PRR (RFC 8985, 6937)
+  bool tlp = true;                              // tail loss probes (RFC 8985 §7), needs rack
   bool nagle = false;                           // default per connection
   bool keepalive = false;                       // default per connection
   TimeUs keepalive_idle = 7200 * kUsPerSec;     // RFC 1122 §4.2.3.6

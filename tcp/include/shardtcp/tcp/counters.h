@@ -162,7 +162,14 @@ struct TcpCounters {
   Counter timeouts;                   // connections given up after max retries
   Counter fast_retransmits;           // TCPFastRetrans
   Counter rto_expirations;            // RTO timer firings
-  Counter delayed_acks;               // ACKs sent by the delayed-ACK timer
+  // Loss recovery (RFC 8985 RACK-TLP, RFC 6937 PRR), issue 10.
+  Counter rack_lost_segs;     // segments RACK deemed lost (time-based, §6.2)
+  Counter lost_retransmits;   // of them, retransmissions found lost (TCPLostRetransmit)
+  Counter rack_reo_timeouts;  // reordering-timer expirations (§6.2 step 5)
+  Counter tlp_probes;         // tail loss probes sent (TCPLossProbes)
+  Counter tlp_recoveries;     // losses repaired by a probe, no RTO (TCPLossProbeRecovery)
+  Counter prr_segs;           // segments sent in fast recovery under PRR (RFC 6937)
+  Counter delayed_acks;       // ACKs sent by the delayed-ACK timer
   Counter keepalive_probes;
   Counter zero_window_probes;
   Counter conn_limit_drops;
