@@ -154,6 +154,9 @@ class StackImpl {
   void deliver(Tcb& t, const std::uint8_t* data, std::uint32_t len);
   void deliver_held(Tcb& t, bool force = false);
   void update_ts_recent(Tcb& t, const Segment& seg);
+  // RFC 2883: remembers the duplicate part of an acceptable segment (below
+  // RCV.NXT, or out-of-order data already held) for the next ACK to `t`.
+  void note_dsack(Tcb& t, const Segment& seg);
   void rtt_from_ack(Tcb& t, const Segment& seg);
   void challenge_ack(Tcb& t);
   // Per-connection limit on out-of-window answers (oow_limit.h): true when
@@ -288,6 +291,11 @@ class StackImpl {
   NothrowVec<MemWaiter> mem_wait_;
   std::size_t mem_wait_head_ = 0;
   bool mem_waiters() const { return mem_wait_head_ < mem_wait_.size(); }
+
+  // RFC 2883 D-SACK block owed to the connection being processed (set by
+  // note_dsack(), consumed by its next send_ack(), reset per input segment).
+  SackBlock dsack_{};
+  const Tcb* dsack_for_ = nullptr;
 
   // CLOSE-WAIT FIFO, oldest first.
   Tcb* cw_head_ = nullptr;

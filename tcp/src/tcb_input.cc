@@ -40,6 +40,7 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
 void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   const TimeUs idle = now_ - t.last_rcv;
   t.last_rcv = now_;
+  dsack_for_ = nullptr;
   t.ka_probes = 0;
   if (t.in_lru) lru_touch(t);
 
@@ -157,6 +158,7 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
 
   // Sixth: URG is not supported (RFC 6093: applications should not use it).
   // Seventh and eighth: segment text and FIN, trimmed to the window.
+  if (t.sack_ok && seg.payload_len > 0) note_dsack(t, seg);
   std::uint32_t seq = seg.seq;
   const std::uint8_t* data = seg.payload;
   std::uint32_t len = seg.payload_len;
@@ -187,12 +189,32 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
 
   output(t);
   if (t.dead) return;
-  if (t.ack_now) {
+  // A D-SACK goes at once (a data segment sent above carries no SACK option).
+  if (t.ack_now || dsack_for_ == &t) {
     send_ack(t);
   } else if (t.pending_ack_bytes > 0 && t.delack_at == kNever) {
     // RFC 1122 §4.2.3.2 / RFC 9293 §3.8.6.3: delay the ACK (< 500 ms).
     t.delack_at = now_ + cfg_.delayed_ack;
   }
+}
+
+// RFC 2883 §4: the first SACK block reports the duplicate contiguous
+// sequence that triggered the ACK (only the first one when a segment holds
+// several), below RCV.NXT or among out-of-order data; send_ack() puts the
+// block that contains it (the most recent one) second.
+void StackImpl::note_dsack(Tcb& t, const Segment& seg) {
+  const std::uint32_t end = seg.seq + seg.payload_len;
+  if (seq_lt(seg.seq, t.rcv_nxt)) {
+    // Partly old (the whole segment old is unacceptable, answered above).
+    dsack_ = SackBlock{seg.seq, seq_min(end, t.rcv_nxt)};
+  } else if (t.reasm != nullptr) {
+    const auto dup = t.reasm->first_overlap(seg.seq, end, t.rcv_nxt);
+    if (!dup) return;
+    dsack_ = *dup;
+  } else {
+    return;
+  }
+  dsack_for_ = &t;
 }
 
 // SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.10.7.4 fifth check, SYN-RECEIVED).

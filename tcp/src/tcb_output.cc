@@ -118,6 +118,12 @@ void StackImpl::send_ack(Tcb& t, const SackBlock* dsack) {
   const std::uint32_t ack_seq =
       seq_le(t.snd_max, wnd_end) ? t.snd_max : seq_max(wnd_end, t.snd_nxt);
   OutSegment o = segment_for(t, kAck, ack_seq);
+  // A D-SACK noted during input (tcb_input's note_dsack) goes once.
+  const SackBlock pending = dsack_;
+  if (dsack_for_ == &t) {
+    if (dsack == nullptr) dsack = &pending;
+    dsack_for_ = nullptr;
+  }
   if (t.sack_ok) {
     // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
     // beside timestamps, 4 without. RFC 2883: a D-SACK block goes first.
