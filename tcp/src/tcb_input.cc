@@ -342,7 +342,8 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     ctr_.drop(DropReason::kAckOutOfWindow);
     return false;
   }
-  if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;  // peer alive: keep probing
+  if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;         // peer alive: keep probing
+  if (t.sack_ok && seg.opts.num_sack > 0) dsack_arrived(t, seg);  // RFC 3708 (undo.cc)
   // RFC 2018 / RFC 6675: record what the peer holds above SND.UNA.
   if (t.sack_ok && seg.opts.num_sack > 0 &&
       (t.sacks != nullptr || (t.sacks = get_sacks()) != nullptr)) {
@@ -366,6 +367,7 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd != 0 &&
                      wnd == t.snd_wnd && !t.persist && t.snd_max != t.snd_una;
     update_window(t, seg);
+    if (dup && (t.frto_wait1 || t.frto_wait2)) frto_dupack(t);  // RFC 5682 (undo.cc)
     if (dup) dup_ack(t);
   }
   // else: an old ACK (RFC 9293: ignore it, keep processing the segment).
@@ -439,6 +441,7 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
     // RFC 7661 spirit / RFC 9438 §4.6: grow cwnd only when it limited us.
     if (flight_before + t.mss >= t.cc.cwnd()) t.cc.on_ack(acked, now_, t.rtt.srtt());
   }
+  undo_on_ack(t, seg, acked);  // spurious RTO / fast retransmit (undo.cc)
 
   // RFC 6298 (5.2) all data acked -> stop the timer; (5.3) else restart it.
   if (t.snd_una == t.snd_max) {
@@ -477,6 +480,7 @@ void StackImpl::dup_ack(Tcb& t) {
 void StackImpl::enter_recovery(Tcb& t, bool sack_based) {
   ctr_.fast_retransmits.inc();
   t.recover = t.snd_max;  // RecoveryPoint = HighData
+  undo_begin(t, false);   // before the cut: what an undo restores
   t.in_recovery = true;
   t.sack_recovery = sack_based;
   t.cc.on_enter_recovery(t.flight(), now_);

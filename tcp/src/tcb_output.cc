@@ -223,6 +223,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
   const bool retransmission = seq_lt(seq, t.snd_max);
   if (retransmission) {
     ctr_.retrans_segs.inc();
+    if (t.undo_armed && t.undo_retrans < 0xFFFF) ++t.undo_retrans;  // RFC 3708 (undo.cc)
     t.ts_last_rtx = ts_now(t);
     t.rtx_ts_valid = true;
   } else if (!t.rtt_timing && len > 0) {

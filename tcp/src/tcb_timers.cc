@@ -95,6 +95,7 @@ void StackImpl::rto_expired(Tcb& t) {
   ++t.retries;
   const bool first = t.retries == 1;
   t.rtt.backoff();                       // RFC 6298 (5.5)
+  undo_begin(t, true, first);            // spurious-RTO detection (undo.cc)
   t.cc.on_rto(t.flight(), now_, first);  // RFC 5681 §3.1 (4)
   t.in_recovery = false;
   t.sack_recovery = false;
