@@ -219,6 +219,15 @@ void CongestionController::on_idle_restart(std::uint32_t iw_segments) {
   std::visit([](auto& a) { a.on_idle(); }, algo_);
 }
 
+void CongestionController::restore(std::uint32_t cwnd, std::uint32_t ssthresh) {
+  cc::Common& c = common();
+  c.cwnd = std::clamp(cwnd, c.mss, cc::Common::kMaxCwnd);
+  c.ssthresh = std::max(ssthresh, 2 * c.mss);
+  c.in_recovery = false;
+  c.after_rto = false;
+  c.abc_acc = 0;
+}
+
 void CongestionController::inflate(std::uint32_t bytes) {
   cc::Common& c = common();
   c.cwnd = cc::sat_add(c.cwnd, bytes);

@@ -126,6 +126,9 @@ class CongestionController {
   // slow start climbs back to the old rate within a few RTTs. CUBIC starts
   // a new epoch. No effect during recovery.
   void on_idle_restart(std::uint32_t iw_segments);
+  // A congestion response shown needless (undo.cc: RFC 4015 / RFC 3708):
+  // cwnd and ssthresh set as given, out of recovery and of post-RTO slow start.
+  void restore(std::uint32_t cwnd, std::uint32_t ssthresh);
   // RFC 6582 window inflation / deflation during non-SACK fast recovery.
   void inflate(std::uint32_t bytes);
   void deflate(std::uint32_t bytes);

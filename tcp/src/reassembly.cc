@@ -276,6 +276,19 @@ int ReassemblyQueue::sack_blocks(SackBlock* out, int max, std::uint32_t rcv_nxt)
   return n;
 }
 
+std::optional<SackBlock> ReassemblyQueue::first_overlap(std::uint32_t seq, std::uint32_t end,
+                                                        std::uint32_t rcv_nxt) const {
+  // Ranges are sorted and disjoint: the first one that overlaps is the lowest.
+  for (const Range& r : ranges_) {
+    if (seq_le(r.right, rcv_nxt) || seq_le(r.right, seq)) continue;
+    if (seq_ge(r.left, end)) break;
+    const std::uint32_t l = seq_max(seq_max(r.left, seq), rcv_nxt);
+    const std::uint32_t e = seq_min(r.right, end);
+    if (seq_lt(l, e)) return SackBlock{l, e};
+  }
+  return std::nullopt;
+}
+
 void ReassemblyQueue::clear() {
   fin_.reset();
   if (delivering_) {

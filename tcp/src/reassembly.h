@@ -127,6 +127,10 @@ class ReassemblyQueue {
   // Ranges starting at or below `rcv_nxt` (bytes received in order but not
   // yet read by the application) are not SACK blocks and are skipped.
   int sack_blocks(SackBlock* out, int max, std::uint32_t rcv_nxt) const;
+  // RFC 2883 §4: the lowest part of [seq, end) already held beyond
+  // `rcv_nxt` (a duplicate of out-of-order data), or nullopt.
+  std::optional<SackBlock> first_overlap(std::uint32_t seq, std::uint32_t end,
+                                         std::uint32_t rcv_nxt) const;
 
   // Drops all bytes and the FIN, frees all memory.
   void clear();

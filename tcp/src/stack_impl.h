@@ -166,6 +166,19 @@ class StackImpl {
   void deliver(Tcb& t, const std::uint8_t* data, std::uint32_t len);
   void deliver_held(Tcb& t, bool force = false);
   void update_ts_recent(Tcb& t, const Segment& seg);
+  // RFC 2883: remembers the duplicate part of an acceptable segment (below
+  // RCV.NXT, or out-of-order data already held) for the next ACK to `t`.
+  void note_dsack(Tcb& t, const Segment& seg);
+  // Spurious retransmission detection and undo (undo.cc; RFC 3522, 4015,
+  // 5682, 3708). undo_begin() runs before a congestion response cuts cwnd.
+  void undo_begin(Tcb& t, bool rto, bool first_rto = true);
+  void undo_on_ack(Tcb& t, const Segment& seg, std::uint32_t acked);
+  void frto_dupack(Tcb& t);
+  bool frto_send_new(Tcb& t);
+  void rto_spurious(Tcb& t, const Segment& seg, std::uint32_t acked, bool late);
+  void undo_window(Tcb& t);
+  void undo_disarm(Tcb& t);
+  void dsack_arrived(Tcb& t, const Segment& seg);
   void rtt_from_ack(Tcb& t, const Segment& seg);
   void challenge_ack(Tcb& t);
   // Per-connection limit on out-of-window answers (oow_limit.h): true when
@@ -313,6 +326,11 @@ class StackImpl {
   NothrowVec<MemWaiter> mem_wait_;
   std::size_t mem_wait_head_ = 0;
   bool mem_waiters() const { return mem_wait_head_ < mem_wait_.size(); }
+
+  // RFC 2883 D-SACK block owed to the connection being processed (set by
+  // note_dsack(), consumed by its next send_ack(), reset per input segment).
+  SackBlock dsack_{};
+  const Tcb* dsack_for_ = nullptr;
 
   // CLOSE-WAIT FIFO, oldest first.
   Tcb* cw_head_ = nullptr;

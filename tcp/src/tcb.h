@@ -96,9 +96,17 @@ class Tcb final : public Connection {
   std::uint32_t last_ack_sent = 0;      // RFC 7323 §4.3 Last.ACK.sent
   std::uint32_t pending_ack_bytes = 0;  // bytes received since our last ACK
   std::uint32_t ecn_recover = 0;        // SND.MAX at the last ECE response (RFC 3168 §6.1.2)
+  // Spurious retransmission undo (undo.cc): the state before the last
+  // congestion response and what may show it was needless.
+  std::uint32_t undo_cwnd = 0;      // cwnd before the response
+  std::uint32_t undo_ssthresh = 0;  // RFC 4015 pipe_prev = max(FlightSize, ssthresh)
+  std::uint32_t undo_una = 0;       // SND.UNA at the first retransmission
+  std::uint32_t undo_ts = 0;        // RFC 3522 RetransmitTS (TSval of that retransmission)
 
   std::uint16_t mss = 536;      // payload bytes per segment we send (options excluded)
   std::uint16_t rcv_mss = 536;  // largest payload the peer sent (delayed-ACK rule)
+
+  std::uint16_t undo_retrans = 0;  // RFC 3708: retransmissions not yet D-SACKed (undo.cc)
   State state = State::kClosed;
   std::uint8_t snd_wscale = 0;
   std::uint8_t rcv_wscale = 0;
@@ -136,6 +144,12 @@ class Tcb final : public Connection {
   bool cwr_pending : 1 = false;    // cwnd reduced for ECE: CWR on the next new data (§6.1.2)
   bool ecn_reduced : 1 = false;    // ecn_recover is valid
   bool rack_tlp : 1 = false;       // rack_at is the TLP probe timeout (else reordering)
+  bool undo_armed : 1 = false;     // the undo_* fields describe the last congestion response
+  bool undo_rto : 1 = false;       // ... and it was a retransmission timeout
+  bool undo_dsacked : 1 = false;   // RFC 3708: a D-SACK covered one of its retransmissions
+  bool eifel_wait : 1 = false;     // RFC 3522: the first acceptable ACK is still to come
+  bool frto_wait1 : 1 = false;     // RFC 5682 §2 step 2: first ACK after the RTO awaited
+  bool frto_wait2 : 1 = false;     // RFC 5682 §2 step 3: second ACK awaited
 
   // Our SYN occupies one sequence number until it is acknowledged, which is
   // exactly while we are in SYN-SENT or SYN-RECEIVED (not snd_una == iss:

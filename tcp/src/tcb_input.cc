@@ -40,6 +40,7 @@ bool StackImpl::acceptable(const Tcb& t, const Segment& seg) const {
 void StackImpl::tcb_input(Tcb& t, const Segment& in) {
   const TimeUs idle = now_ - t.last_rcv;
   t.last_rcv = now_;
+  dsack_for_ = nullptr;
   t.ka_probes = 0;
   if (t.in_lru) lru_touch(t);
 
@@ -158,6 +159,7 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
 
   // Sixth: URG is not supported (RFC 6093: applications should not use it).
   // Seventh and eighth: segment text and FIN, trimmed to the window.
+  if (t.sack_ok && seg.payload_len > 0) note_dsack(t, seg);
   std::uint32_t seq = seg.seq;
   const std::uint8_t* data = seg.payload;
   std::uint32_t len = seg.payload_len;
@@ -188,12 +190,32 @@ void StackImpl::tcb_input(Tcb& t, const Segment& in) {
 
   output(t);
   if (t.dead) return;
-  if (t.ack_now) {
+  // A D-SACK goes at once (a data segment sent above carries no SACK option).
+  if (t.ack_now || dsack_for_ == &t) {
     send_ack(t);
   } else if (t.pending_ack_bytes > 0 && t.delack_at == kNever) {
     // RFC 1122 §4.2.3.2 / RFC 9293 §3.8.6.3: delay the ACK (< 500 ms).
     t.delack_at = now_ + cfg_.delayed_ack;
   }
+}
+
+// RFC 2883 §4: the first SACK block reports the duplicate contiguous
+// sequence that triggered the ACK (only the first one when a segment holds
+// several), below RCV.NXT or among out-of-order data; send_ack() puts the
+// block that contains it (the most recent one) second.
+void StackImpl::note_dsack(Tcb& t, const Segment& seg) {
+  const std::uint32_t end = seg.seq + seg.payload_len;
+  if (seq_lt(seg.seq, t.rcv_nxt)) {
+    // Partly old (the whole segment old is unacceptable, answered above).
+    dsack_ = SackBlock{seg.seq, seq_min(end, t.rcv_nxt)};
+  } else if (t.reasm != nullptr) {
+    const auto dup = t.reasm->first_overlap(seg.seq, end, t.rcv_nxt);
+    if (!dup) return;
+    dsack_ = *dup;
+  } else {
+    return;
+  }
+  dsack_for_ = &t;
 }
 
 // SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.10.7.4 fifth check, SYN-RECEIVED).
@@ -321,7 +343,8 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     ctr_.drop(DropReason::kAckOutOfWindow);
     return false;
   }
-  if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;  // peer alive: keep probing
+  if (seq_ge(ack, t.snd_una) && t.persist) t.retries = 0;         // peer alive: keep probing
+  if (t.sack_ok && seg.opts.num_sack > 0) dsack_arrived(t, seg);  // RFC 3708 (undo.cc)
   // RFC 2018 / RFC 6675: record what the peer holds above SND.UNA.
   if (t.sack_ok && seg.opts.num_sack > 0 &&
       (t.sacks != nullptr || (t.sacks = get_sacks()) != nullptr)) {
@@ -352,6 +375,7 @@ bool StackImpl::ack_arrived(Tcb& t, const Segment& seg) {
     const bool dup = seg.payload_len == 0 && !(seg.flags & (kSyn | kFin)) && wnd != 0 &&
                      wnd == t.snd_wnd && !t.persist && t.snd_max != t.snd_una;
     update_window(t, seg);
+    if (dup && (t.frto_wait1 || t.frto_wait2)) frto_dupack(t);  // RFC 5682 (undo.cc)
     if (dup) dup_ack(t);
   }
   // else: an old ACK (RFC 9293: ignore it, keep processing the segment).
@@ -449,6 +473,7 @@ void StackImpl::new_data_acked(Tcb& t, const Segment& seg) {
     // RFC 7661 spirit / RFC 9438 §4.6: grow cwnd only when it limited us.
     if (flight_before + t.mss >= t.cc.cwnd()) t.cc.on_ack(acked, now_, t.rtt.srtt());
   }
+  undo_on_ack(t, seg, acked);  // spurious RTO / fast retransmit (undo.cc)
 
   // RFC 6298 (5.2) all data acked -> stop the timer; (5.3) else restart it.
   if (t.snd_una == t.snd_max) {
@@ -488,6 +513,7 @@ void StackImpl::dup_ack(Tcb& t) {
 void StackImpl::enter_recovery(Tcb& t, bool sack_based) {
   ctr_.fast_retransmits.inc();
   t.recover = t.snd_max;  // RecoveryPoint = HighData
+  undo_begin(t, false);   // before the cut: what an undo restores
   t.in_recovery = true;
   t.sack_recovery = sack_based;
   t.cc.on_enter_recovery(t.flight(), now_);

@@ -126,6 +126,12 @@ void StackImpl::send_ack(Tcb& t, const SackBlock* dsack) {
   const std::uint32_t ack_seq =
       seq_le(t.snd_max, wnd_end) ? t.snd_max : seq_max(wnd_end, t.snd_nxt);
   OutSegment o = segment_for(t, kAck, ack_seq);
+  // A D-SACK noted during input (tcb_input's note_dsack) goes once.
+  const SackBlock pending = dsack_;
+  if (dsack_for_ == &t) {
+    if (dsack == nullptr) dsack = &pending;
+    dsack_for_ = nullptr;
+  }
   if (t.sack_ok) {
     // RFC 2018 §4: report what we hold, most recent first; 3 blocks fit
     // beside timestamps, 4 without. RFC 2883: a D-SACK block goes first.
@@ -231,6 +237,7 @@ void StackImpl::send_data(Tcb& t, std::uint32_t seq, std::uint32_t len, bool fin
   emit(o, t.mss);
   if (retransmission) {
     ctr_.retrans_segs.inc();
+    if (t.undo_armed && t.undo_retrans < 0xFFFF) ++t.undo_retrans;  // RFC 3708 (undo.cc)
     t.ts_last_rtx = ts_now(t);
     t.rtx_ts_valid = true;
   } else if (!t.rtt_timing && len > 0) {

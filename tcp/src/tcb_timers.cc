@@ -102,6 +102,7 @@ void StackImpl::rto_expired(Tcb& t) {
   // RFC 4821 black-hole fallback (path_mtu.cc), before cwnd is cut to 1 SMSS.
   if (cfg_.mtu_probing) mtu_blackhole_check(t);
   t.rtt.backoff();                       // RFC 6298 (5.5)
+  undo_begin(t, true, first);            // spurious-RTO detection (undo.cc)
   t.cc.on_rto(t.flight(), now_, first);  // RFC 5681 §3.1 (4)
   t.in_recovery = false;
   t.sack_recovery = false;

@@ -170,6 +170,16 @@ struct TcpCounters {
   Counter tlp_recoveries;     // losses repaired by a probe, no RTO (TCPLossProbeRecovery)
   Counter prr_segs;           // segments sent in fast recovery under PRR (RFC 6937)
   Counter delayed_acks;       // ACKs sent by the delayed-ACK timer
+  // Spurious retransmissions (issue 10; undo.cc): each detection by its
+  // method, and each congestion response undone.
+  Counter spurious_rto_eifel;  // RFC 3522: timestamps showed an RTO spurious
+  Counter spurious_rto_frto;   // RFC 5682: F-RTO showed an RTO spurious
+  Counter spurious_fr_eifel;   // RFC 3522: timestamps showed a fast retransmit spurious
+  Counter spurious_dsack;      // RFC 3708: every retransmission of a response D-SACKed
+  Counter dsacks_received;     // TCPDSACKRecv: D-SACK blocks received (RFC 2883)
+  Counter undo_rto;            // RFC 4015 Eifel response after a spurious RTO
+  Counter undo_recovery;       // TCPFullUndo/TCPDSACKUndo: cwnd and ssthresh restored
+
   Counter keepalive_probes;
   Counter zero_window_probes;
   Counter conn_limit_drops;
