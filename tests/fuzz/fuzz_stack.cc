@@ -963,7 +963,7 @@ class Harness {
       fail("on_peer_closed owed with nothing held");
     }
     // Timers (tcb_timers.cc): one wheel slot at the earliest deadline.
-    const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at, t.app_at});
+    const TimeUs d = std::min({t.rtx_at, t.delack_at, t.idle_at, t.app_at, t.rack_at});
     if (d == kNever ? t.timer.armed() : (!t.timer.armed() || t.timer.deadline != d)) {
       fail("side %d port %u: timer not armed at the earliest deadline", side, port);
     }

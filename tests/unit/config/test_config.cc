@@ -119,6 +119,7 @@ keepalive_probes = 3
 challenge_ack_limit = 10
 invalid_ratelimit_ms = 250
 evict_idle_on_full = false
+time_wait_reuse = false
 congestion_control = "newreno"
 initial_window_segments = 4
 isn_secret = "00112233445566778899aabbccddeeff"
@@ -225,6 +226,7 @@ TEST(ConfigLoad, EveryKeyReachesItsField) {
   EXPECT_EQ(t.challenge_ack_limit, 10u);
   EXPECT_EQ(t.invalid_ratelimit, 250 * kUsPerMs);
   EXPECT_FALSE(t.evict_idle_on_full);
+  EXPECT_FALSE(t.time_wait_reuse);
   EXPECT_EQ(t.congestion_control, tcp::CongestionControl::kNewReno);
   EXPECT_EQ(t.ecn, tcp::EcnMode::kOn);
   EXPECT_TRUE(t.mtu_probing);
