@@ -28,7 +28,7 @@ def main() -> int:
     missing = [a for a in alerts if a not in headings]
     stale = sorted(h for h in headings if h.startswith("Shardtcp") and h not in alerts)
     for a in missing:
-        print(f"{runbook_path}: no section for alert {a} (add a heading '## {a}')",
+        print(f"{runbook_path}: no section for alert {a} (add a heading '### {a}')",
               file=sys.stderr)
     for h in stale:
         print(f"{runbook_path}: section {h} names no alert in {rules_path}", file=sys.stderr)
