@@ -151,6 +151,7 @@ class StackImpl {
   void rack_after_ack(Tcb& t, bool advanced);
   void rack_enter_recovery(Tcb& t);
   void rack_transmit(Tcb& t, std::uint32_t delivered);
+  TimeUs rack_detect_and_respond(Tcb& t, std::uint32_t delivered);
   void rack_on_rto(Tcb& t);
   void rack_timer(Tcb& t);
   void rack_arm(Tcb& t, TimeUs reo_wait, bool rearm_tlp);

@@ -115,6 +115,16 @@ void StackImpl::rack_after_ack(Tcb& t, bool advanced) {
     rack_release(t);
     return;
   }
+  const TimeUs wait = rack_detect_and_respond(t, ack_info_.delivered);
+  rack_arm(t, wait, advanced || ack_info_.delivered > 0);
+}
+
+// RFC 8985 §6.2 (detect_loss) and the response: recovery starts when a
+// segment is newly marked lost, or goes on sending what PRR allows for the
+// `delivered` bytes. Returns how long the next segment may still wait for
+// its reordering window (0 = none waits).
+TimeUs StackImpl::rack_detect_and_respond(Tcb& t, std::uint32_t delivered) {
+  TxLog& l = *t.txlog;
   int lost_rtx = 0;
   TimeUs wait = 0;
   const int marked = l.detect_loss(now_, l.reo_wnd(t.in_recovery, t.rtt.srtt()), &lost_rtx, &wait);
@@ -123,9 +133,9 @@ void StackImpl::rack_after_ack(Tcb& t, bool advanced) {
   if (marked > 0 && !t.in_recovery) {
     rack_enter_recovery(t);
   } else if (t.in_recovery) {
-    rack_transmit(t, ack_info_.delivered);
+    rack_transmit(t, delivered);
   }
-  rack_arm(t, wait, advanced || ack_info_.delivered > 0);
+  return wait;
 }
 
 // RFC 8985 §6.2 / RFC 6675 §5 (4): a loss was detected in the open state.
@@ -232,18 +242,7 @@ void StackImpl::rack_timer(Tcb& t) {
   // RFC 8985 §6.2 step 5: the reordering window of a segment ran out.
   ctr_.rack_reo_timeouts.inc();
   ack_info_ = TxLog::AckInfo{};
-  TxLog& l = *t.txlog;
-  int lost_rtx = 0;
-  TimeUs wait = 0;
-  const int marked = l.detect_loss(now_, l.reo_wnd(t.in_recovery, t.rtt.srtt()), &lost_rtx, &wait);
-  ctr_.rack_lost_segs.add(static_cast<std::uint64_t>(marked));
-  ctr_.lost_retransmits.add(static_cast<std::uint64_t>(lost_rtx));
-  if (marked > 0 && !t.in_recovery) {
-    rack_enter_recovery(t);
-  } else if (t.in_recovery) {
-    rack_transmit(t, 0);
-  }
-  rack_arm(t, wait, false);
+  rack_arm(t, rack_detect_and_respond(t, 0), false);
 }
 
 // RFC 8985 §7.3: send one segment, new data if the window allows, else the
